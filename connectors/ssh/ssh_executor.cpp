@@ -1,0 +1,515 @@
+#include "connectors/ssh/ssh_executor.hpp"
+
+#include <fmt/format.h>
+#include <libssh2.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <vector>
+
+namespace aiopsd::ssh {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kNone:
+      return "none";
+    case ErrorCode::kSshError:
+      return "ssh_error";
+    case ErrorCode::kHostKeyUnknown:
+      return "host_key_unknown";
+    case ErrorCode::kHostKeyMismatch:
+      return "host_key_mismatch";
+    case ErrorCode::kAuthFailed:
+      return "auth_failed";
+    case ErrorCode::kCredentialError:
+      return "credential_error";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+namespace {
+
+void init_libssh2_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { libssh2_init(0); });
+}
+
+// A failure that ends the session: an error code and a message without secrets.
+struct Failure {
+  ErrorCode code;
+  std::string message;
+};
+
+std::string last_error(LIBSSH2_SESSION* s) {
+  char* msg = nullptr;
+  int len = 0;
+  libssh2_session_last_error(s, &msg, &len, 0);
+  return msg ? std::string(msg, static_cast<std::size_t>(len))
+             : std::string("unknown libssh2 error");
+}
+
+// Cancels the pending resolve and socket waits when the deadline passes, so
+// every wait of the session ends; the session then reports kTimeout.
+class Deadline {
+ public:
+  Deadline(const asio::any_io_executor& io, tcp::socket& socket, tcp::resolver& resolver)
+      : timer_(io), socket_(socket), resolver_(resolver) {}
+  ~Deadline() { disarm(); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+  void arm(std::chrono::milliseconds d) {
+    disarm();
+    state_ = std::make_shared<State>();
+    timer_.expires_after(d);
+    timer_.async_wait([this, state = state_](boost::system::error_code ec) {
+      // A completion already queued when the session ended must not touch it.
+      if (ec || state->disarmed) return;
+      state->expired = true;
+      boost::system::error_code ignored;
+      socket_.cancel(ignored);
+      resolver_.cancel();
+    });
+  }
+  void disarm() noexcept {
+    if (state_) state_->disarmed = true;
+    try {
+      timer_.cancel();
+    } catch (const boost::system::system_error&) {
+      // Nothing pending can outlive the disarmed flag; a failed cancel is harmless.
+    }
+  }
+  bool expired() const { return state_ && state_->expired; }
+
+ private:
+  struct State {
+    bool expired = false;
+    bool disarmed = false;
+  };
+  asio::steady_timer timer_;
+  tcp::socket& socket_;
+  tcp::resolver& resolver_;
+  std::shared_ptr<State> state_;
+};
+
+// One SSH session: connect, verify the host key, authenticate, run commands.
+class Session {
+ public:
+  Session(const asio::any_io_executor& io, const Device& device, const Limits& limits)
+      : socket_(io),
+        resolver_(io),
+        deadline_(io, socket_, resolver_),
+        device_(device),
+        limits_(limits) {}
+
+  ~Session() noexcept {
+    deadline_.disarm();
+    // Shut the connection down before freeing: what libssh2 still tries to
+    // send (channel close) then fails at once instead of waiting on a peer that
+    // is slow or gone, and the descriptor stays ours until libssh2 is done
+    // with it (closing first would let another thread reuse the number).
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    if (session_) libssh2_session_free(session_);  // frees any channel left open
+    socket_.close(ec);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  awaitable<ExecResult> run(const std::vector<std::string>& commands) {
+    ExecResult result;
+    std::optional<Failure> failure;
+    deadline_.arm(limits_.connect_timeout);
+    failure = co_await connect();
+    if (!failure) failure = verify_host_key();
+    if (!failure) failure = co_await authenticate();
+    for (std::size_t i = 0; !failure && i < commands.size(); ++i) {
+      deadline_.arm(limits_.command_timeout);
+      CommandOutput out;
+      out.command = commands[i];
+      failure = co_await exec(out);
+      result.commands.push_back(std::move(out));
+    }
+    if (!failure) {
+      // Polite goodbye so the device logs a clean logout; its outcome does not matter.
+      deadline_.arm(limits_.connect_timeout);
+      co_await call([&] { return libssh2_session_disconnect(session_, "done"); });
+    }
+    deadline_.disarm();
+    if (failure) {
+      result.error = failure->code;
+      result.error_message = std::move(failure->message);
+      result.retryable =
+          failure->code == ErrorCode::kSshError || failure->code == ErrorCode::kTimeout;
+    }
+    co_return result;
+  }
+
+ private:
+  std::string where() const {
+    return fmt::format("{} ({}:{})", device_.name, device_.host, device_.port);
+  }
+
+  Failure io_failure(std::string_view step, const std::string& detail) {
+    if (deadline_.expired())
+      return {ErrorCode::kTimeout, fmt::format("{}: timed out during {}", where(), step)};
+    return {ErrorCode::kSshError, fmt::format("{}: {} failed: {}", where(), step, detail)};
+  }
+
+  awaitable<std::optional<Failure>> connect() {
+    boost::system::error_code ec;
+    std::vector<tcp::endpoint> endpoints;
+    if (auto addr = asio::ip::make_address(device_.host, ec); !ec) {
+      endpoints.emplace_back(addr, device_.port);
+    } else {
+      auto results = co_await resolver_.async_resolve(device_.host, std::to_string(device_.port),
+                                                      asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return io_failure("resolve", ec.message());
+      for (const auto& r : results) endpoints.push_back(r.endpoint());
+    }
+    for (const auto& ep : endpoints) {
+      boost::system::error_code close_ec;
+      socket_.close(close_ec);
+      co_await socket_.async_connect(ep, asio::redirect_error(use_awaitable, ec));
+      if (!ec || deadline_.expired()) break;
+    }
+    if (ec) co_return io_failure("connect", ec.message());
+    session_ = libssh2_session_init();
+    if (!session_) co_return Failure{ErrorCode::kSshError, "libssh2_session_init failed"};
+    libssh2_session_set_blocking(session_, 0);
+    int rc =
+        co_await call([&] { return libssh2_session_handshake(session_, socket_.native_handle()); });
+    if (rc != 0) co_return io_failure("handshake", last_error(session_));
+    co_return std::nullopt;
+  }
+
+  std::optional<Failure> verify_host_key() {
+    if (!device_.verify_host_key) return std::nullopt;
+    std::size_t len = 0;
+    int type = 0;
+    const char* key = libssh2_session_hostkey(session_, &len, &type);
+    if (!key) return Failure{ErrorCode::kSshError, fmt::format("{}: no host key offered", where())};
+    LIBSSH2_KNOWNHOSTS* kh = libssh2_knownhost_init(session_);
+    if (!kh) return Failure{ErrorCode::kSshError, "libssh2_knownhost_init failed"};
+    int read = device_.known_hosts_file.empty()
+                   ? -1
+                   : libssh2_knownhost_readfile(kh, device_.known_hosts_file.c_str(),
+                                                LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+    int check = read < 0
+                    ? LIBSSH2_KNOWNHOST_CHECK_NOTFOUND
+                    : libssh2_knownhost_checkp(
+                          kh, device_.host.c_str(), device_.port, key, len,
+                          LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW, nullptr);
+    libssh2_knownhost_free(kh);
+    switch (check) {
+      case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+        return std::nullopt;
+      case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+        return Failure{
+            ErrorCode::kHostKeyMismatch,
+            fmt::format("{}: host key does not match {} (possible man-in-the-middle); refusing",
+                        where(), device_.known_hosts_file)};
+      case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+        return Failure{ErrorCode::kHostKeyUnknown,
+                       fmt::format("{}: host is not in known_hosts file '{}'", where(),
+                                   device_.known_hosts_file)};
+      default:
+        return Failure{ErrorCode::kSshError, fmt::format("{}: host key check failed", where())};
+    }
+  }
+
+  static std::optional<std::string> read_secret_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string s = ss.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+
+  awaitable<std::optional<Failure>> authenticate() {
+    const Credential& c = device_.credential;
+    const std::string& user = device_.user;
+    auto ulen = static_cast<unsigned>(user.size());
+    int rc = 0;
+    if (c.kind == Credential::Kind::kKeyFile) {
+      std::string pub = c.key_file + ".pub";
+      bool has_pub = std::ifstream(pub).good();
+      if (!std::ifstream(c.key_file).good()) {
+        co_return Failure{ErrorCode::kCredentialError,
+                          fmt::format("{}: cannot read key file '{}'", where(), c.key_file)};
+      }
+      const char* passphrase = nullptr;
+      if (!c.passphrase_env.empty()) {
+        passphrase = std::getenv(c.passphrase_env.c_str());
+        if (!passphrase) {
+          co_return Failure{
+              ErrorCode::kCredentialError,
+              fmt::format("{}: environment variable {} is not set", where(), c.passphrase_env)};
+        }
+      }
+      rc = co_await call([&] {
+        return libssh2_userauth_publickey_fromfile_ex(session_, user.c_str(), ulen,
+                                                      has_pub ? pub.c_str() : nullptr,
+                                                      c.key_file.c_str(), passphrase);
+      });
+    } else {
+      std::optional<std::string> password;
+      if (c.kind == Credential::Kind::kPasswordEnv) {
+        if (const char* v = std::getenv(c.password_ref.c_str())) password = v;
+        if (!password) {
+          co_return Failure{
+              ErrorCode::kCredentialError,
+              fmt::format("{}: environment variable {} is not set", where(), c.password_ref)};
+        }
+      } else {
+        password = read_secret_file(c.password_ref);
+        if (!password) {
+          co_return Failure{
+              ErrorCode::kCredentialError,
+              fmt::format("{}: cannot read password file '{}'", where(), c.password_ref)};
+        }
+      }
+      rc = co_await call([&] {
+        return libssh2_userauth_password_ex(session_, user.c_str(), ulen, password->c_str(),
+                                            static_cast<unsigned>(password->size()), nullptr);
+      });
+      std::fill(password->begin(), password->end(), '\0');
+    }
+    if (rc == 0) co_return std::nullopt;
+    if (deadline_.expired() || rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_SEND) {
+      co_return io_failure("authentication", last_error(session_));
+    }
+    co_return Failure{ErrorCode::kAuthFailed,
+                      fmt::format("{}: authentication failed for user '{}'", where(), user)};
+  }
+
+  awaitable<std::optional<Failure>> exec(CommandOutput& out) {
+    LIBSSH2_CHANNEL* ch = nullptr;
+    while (!(ch = libssh2_channel_open_session(session_))) {
+      if (libssh2_session_last_errno(session_) != LIBSSH2_ERROR_EAGAIN || !co_await wait_socket()) {
+        co_return io_failure("channel open", last_error(session_));
+      }
+    }
+    auto failure = co_await run_on_channel(ch, out);
+    if (!failure) co_await call([&] { return libssh2_channel_free(ch); });
+    co_return failure;
+  }
+
+  awaitable<std::optional<Failure>> run_on_channel(LIBSSH2_CHANNEL* ch, CommandOutput& out) {
+    const std::string& cmd = out.command;
+    int rc = co_await call([&] {
+      return libssh2_channel_process_startup(ch, "exec", 4, cmd.c_str(),
+                                             static_cast<unsigned>(cmd.size()));
+    });
+    if (rc != 0) co_return io_failure("exec", last_error(session_));
+    std::string err;
+    char buf[16384];
+    bool out_eof = false, err_eof = false;
+    while (!(out_eof && err_eof)) {
+      bool progressed = false;
+      for (int stream : {0, SSH_EXTENDED_DATA_STDERR}) {
+        bool& eof = stream == 0 ? out_eof : err_eof;
+        if (eof) continue;
+        ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
+        if (n > 0) {
+          append(stream == 0 ? out.output : err, buf, static_cast<std::size_t>(n), out);
+          progressed = true;
+        } else if (n == 0 || (n == LIBSSH2_ERROR_EAGAIN && libssh2_channel_eof(ch))) {
+          if (n == 0 && libssh2_channel_eof(ch)) eof = true;
+          if (n == LIBSSH2_ERROR_EAGAIN) eof = true;
+        } else if (n != LIBSSH2_ERROR_EAGAIN) {
+          co_return io_failure("read", last_error(session_));
+        }
+      }
+      if (!progressed && !(out_eof && err_eof)) {
+        if (libssh2_channel_eof(ch)) {
+          out_eof = err_eof = true;
+        } else if (!co_await wait_socket()) {
+          co_return io_failure("read", "connection lost");
+        }
+      }
+    }
+    if (out.output.size() < limits_.output_limit) append(out.output, err.data(), err.size(), out);
+    rc = co_await call([&] { return libssh2_channel_close(ch); });
+    if (rc == 0) co_await call([&] { return libssh2_channel_wait_closed(ch); });
+    out.exit_status = libssh2_channel_get_exit_status(ch);
+    // Killed by a signal: libssh2 reports exit status 0, which must not read as success.
+    char* signal = nullptr;
+    std::size_t signal_len = 0;
+    libssh2_channel_get_exit_signal(ch, &signal, &signal_len, nullptr, nullptr, nullptr, nullptr);
+    if (signal) {
+      out.exit_status = -1;
+      libssh2_free(session_, signal);
+    }
+    co_return std::nullopt;
+  }
+
+  void append(std::string& dst, const char* data, std::size_t n, CommandOutput& out) {
+    std::size_t room =
+        limits_.output_limit > out.output.size() + (&dst == &out.output ? 0 : dst.size())
+            ? limits_.output_limit - out.output.size() - (&dst == &out.output ? 0 : dst.size())
+            : 0;
+    if (n > room) {
+      out.truncated = true;
+      n = room;
+    }
+    dst.append(data, n);
+  }
+
+  // Retries a libssh2 call until it stops answering EAGAIN, waiting for the
+  // socket in the direction libssh2 asks for.
+  template <typename F>
+  awaitable<int> call(F f) {
+    for (;;) {
+      int rc = f();
+      if (rc != LIBSSH2_ERROR_EAGAIN) co_return rc;
+      if (!co_await wait_socket()) co_return LIBSSH2_ERROR_SOCKET_RECV;
+    }
+  }
+
+  awaitable<bool> wait_socket() {
+    if (deadline_.expired()) co_return false;
+    boost::system::error_code ec;
+    int dir = libssh2_session_block_directions(session_);
+    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
+      co_await socket_.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
+    } else {
+      co_await socket_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+    }
+    co_return !ec && !deadline_.expired();
+  }
+
+  tcp::socket socket_;
+  tcp::resolver resolver_;
+  Deadline deadline_;
+  const Device& device_;
+  const Limits& limits_;
+  LIBSSH2_SESSION* session_ = nullptr;
+};
+
+}  // namespace
+
+struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
+  struct Job {
+    Device device;
+    std::vector<std::string> commands;
+    Limits limits;
+    Done done;
+  };
+
+  asio::any_io_executor io;
+  ExecutorOptions options;
+  // Touched on the io thread only:
+  std::deque<Job> queue;  // arrival order
+  std::set<std::string> busy;
+  // Read from any thread:
+  std::atomic<std::size_t> active{0};
+  std::atomic<std::size_t> queued{0};
+
+  Impl(asio::any_io_executor e, ExecutorOptions o) : io(std::move(e)), options(std::move(o)) {}
+
+  // Starts every queued job whose device is idle, in arrival order, while
+  // under the session cap. A job never overtakes an earlier one for its device
+  // because the earlier one is always found first.
+  void pump() {
+    for (auto it = queue.begin(); it != queue.end() && active < options.max_sessions;) {
+      if (busy.contains(it->device.name)) {
+        ++it;
+        continue;
+      }
+      Job job = std::move(*it);
+      it = queue.erase(it);
+      --queued;
+      start(std::move(job));
+    }
+  }
+
+  void set_active(std::size_t n) {
+    active = n;
+    if (options.on_active_sessions) options.on_active_sessions(n);
+  }
+
+  void start(Job job) {
+    busy.insert(job.device.name);
+    set_active(active + 1);
+    auto self = shared_from_this();
+    asio::co_spawn(
+        io,
+        [self, job = std::move(job)]() mutable -> awaitable<void> {
+          auto started = std::chrono::steady_clock::now();
+          ExecResult result;
+          {
+            Session session(self->io, job.device, job.limits);
+            result = co_await session.run(job.commands);
+          }
+          result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - started);
+          self->busy.erase(job.device.name);
+          self->set_active(self->active - 1);
+          if (job.done) job.done(std::move(result));
+          self->pump();
+        },
+        asio::detached);
+  }
+};
+
+SshExecutor::SshExecutor(asio::any_io_executor io, ExecutorOptions options)
+    : impl_(std::make_shared<Impl>(std::move(io), std::move(options))) {
+  init_libssh2_once();
+}
+
+SshExecutor::~SshExecutor() = default;
+
+void SshExecutor::submit(Device device, std::vector<std::string> commands, Limits limits,
+                         Done done) {
+  ++impl_->queued;
+  asio::post(impl_->io, [impl = impl_, job = Impl::Job{std::move(device), std::move(commands),
+                                                       limits, std::move(done)}]() mutable {
+    impl->queue.push_back(std::move(job));
+    impl->pump();
+  });
+}
+
+std::size_t SshExecutor::active_sessions() const { return impl_->active.load(); }
+std::size_t SshExecutor::queued_jobs() const { return impl_->queued.load(); }
+
+void SshExecutor::cancel_queued() {
+  asio::post(impl_->io, [impl = impl_] {
+    auto jobs = std::move(impl->queue);
+    impl->queue.clear();
+    for (auto& job : jobs) {
+      --impl->queued;
+      ExecResult r;
+      r.error = ErrorCode::kCancelled;
+      r.error_message = fmt::format("{}: cancelled before it ran (shutting down)", job.device.name);
+      if (job.done) job.done(std::move(r));
+    }
+  });
+}
+
+}  // namespace aiopsd::ssh

@@ -1,0 +1,167 @@
+#include "daemon/action_runner.hpp"
+
+#include <fmt/format.h>
+
+#include "daemon/log.hpp"
+
+namespace aiopsd::daemon {
+
+namespace {
+enum OutcomeIndex { kSucceeded = 0, kFailed = 1, kDryRun = 2 };
+constexpr std::array<std::string_view, 3> kOutcomeNames = {"succeeded", "failed", "dry_run"};
+}  // namespace
+
+struct ActionRunner::Outcome {
+  AuditRecord record;
+  std::size_t rule = 0;
+  std::size_t action = 0;
+  OutcomeIndex index = kFailed;
+  std::chrono::steady_clock::time_point started;
+};
+
+ActionRunner::ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
+                           Metrics& metrics)
+    : config_(config), executor_(executor), audit_(audit), metrics_(metrics) {
+  for (const auto& rule : config.rules.rules) {
+    auto& per_rule = counters_.emplace_back();
+    for (const auto& action : rule.actions) {
+      auto& c = per_rule.emplace_back();
+      for (std::size_t i = 0; i < kOutcomeNames.size(); ++i) {
+        c[i] = &metrics.actions.Add({{"rule", rule.name},
+                                     {"action", action.kind},
+                                     {"outcome", std::string(kOutcomeNames[i])}});
+      }
+    }
+  }
+}
+
+void ActionRunner::run(const rules::Decision& d) {
+  const rules::Rule& rule = config_.rules.rules[d.rule];
+  for (std::size_t i = 0; i < rule.actions.size(); ++i) {
+    if (const auto* ssh = std::get_if<rules::SshAction>(&rule.actions[i].spec)) {
+      run_ssh(d, i, *ssh);
+    } else {
+      run_log(d, i, std::get<rules::LogAction>(rule.actions[i].spec));
+    }
+  }
+}
+
+void ActionRunner::run_log(const rules::Decision& d, std::size_t action_index,
+                           const rules::LogAction& action) {
+  Outcome o;
+  o.started = std::chrono::steady_clock::now();
+  o.rule = d.rule;
+  o.action = action_index;
+  o.index = kSucceeded;
+  o.record.time = std::chrono::system_clock::now();
+  o.record.rule = config_.rules.rules[d.rule].name;
+  o.record.group_key = d.group_key;
+  o.record.action = "log";
+  o.record.fingerprints = d.fingerprints;
+  log::info("rule", "rule {} group {{{}}}: {}", o.record.rule, d.group_key,
+            action.message.render_text(d.event, *config_.interner));
+  ++*in_flight_;
+  finish(o);
+}
+
+void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
+                           const rules::SshAction& action) {
+  const rules::Rule& rule = config_.rules.rules[d.rule];
+  auto o = std::make_shared<Outcome>();
+  o->started = std::chrono::steady_clock::now();
+  o->rule = d.rule;
+  o->action = action_index;
+  o->record.time = std::chrono::system_clock::now();
+  o->record.rule = rule.name;
+  o->record.group_key = d.group_key;
+  o->record.action = "ssh";
+  o->record.fingerprints = d.fingerprints;
+  o->record.dry_run = config_.engine.dry_run || rule.dry_run.value_or(false);
+  ++*in_flight_;
+
+  auto fail = [&](std::string code, std::string message) {
+    o->index = kFailed;
+    o->record.error_code = std::move(code);
+    o->record.error_message = std::move(message);
+    finish(*o);
+  };
+
+  auto device = action.device.render(d.event, *config_.interner, action.params);
+  if (!device.ok())
+    return fail(device.error->code, fmt::format("device: {}", device.error->message));
+  const std::string device_ref(rules::strip_port(device.text));
+  const DeviceConfig* dev = config_.find_device(device_ref);
+  if (!dev)
+    return fail("unknown_device", fmt::format("device '{}' is not in the inventory", device_ref));
+  o->record.device = dev->ssh.name;
+  o->record.host = fmt::format("{}:{}", dev->ssh.host, dev->ssh.port);
+
+  const rules::CommandPolicy& policy = action.policy ? *action.policy : config_.policy;
+  std::vector<std::string> commands;
+  for (std::size_t i = 0; i < action.commands.size(); ++i) {
+    auto cmd = action.commands[i].render(d.event, *config_.interner, action.params);
+    if (!cmd.ok())
+      return fail(cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
+    if (auto why = policy.check(cmd.text)) {
+      return fail("policy_violation", fmt::format("commands[{}]: {}", i, *why));
+    }
+    o->record.commands.push_back({cmd.text, -1, {}, false});
+    commands.push_back(std::move(cmd.text));
+  }
+  if (o->record.dry_run) {
+    o->index = kDryRun;
+    return finish(*o);
+  }
+  ssh::Limits limits = config_.ssh.limits;
+  if (action.timeout) limits.command_timeout = *action.timeout;
+  if (action.output_limit) limits.output_limit = *action.output_limit;
+  executor_.submit(dev->ssh, std::move(commands), limits, [this, o](ssh::ExecResult result) {
+    for (std::size_t i = 0; i < o->record.commands.size(); ++i) {
+      if (i >= result.commands.size()) break;
+      auto& rec = o->record.commands[i];
+      rec.exit_status = result.commands[i].exit_status;
+      rec.truncated = result.commands[i].truncated;
+      rec.output = config_.output_filter.apply(result.commands[i].output);
+    }
+    if (!result.ok()) {
+      o->index = kFailed;
+      o->record.error_code = std::string(ssh::to_string(result.error));
+      o->record.error_message = result.error_message;
+    } else {
+      o->index = kSucceeded;
+      for (const auto& c : o->record.commands) {
+        if (c.exit_status != 0) {
+          o->index = kFailed;
+          o->record.error_code = "command_failed";
+          o->record.error_message =
+              fmt::format("'{}' exited with status {}", c.command, c.exit_status);
+          break;
+        }
+      }
+    }
+    finish(*o);
+  });
+}
+
+void ActionRunner::finish(const Outcome& o) {
+  AuditRecord record = o.record;
+  record.outcome = std::string(kOutcomeNames[o.index]);
+  auto elapsed = std::chrono::steady_clock::now() - o.started;
+  record.duration = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
+  counters_[o.rule][o.action][o.index]->Increment();
+  metrics_.action_duration.Observe(std::chrono::duration<double>(elapsed).count());
+  if (!audit_.write(record)) log::error("audit", "audit write failed for rule {}", record.rule);
+  if (o.index == kFailed) {
+    log::warn("action", "rule={} action={} device={} outcome=failed error={}: {}", record.rule,
+              record.action, record.device, record.error_code, record.error_message);
+  } else {
+    std::string cmds;
+    for (const auto& c : record.commands) cmds += fmt::format("{}[{}] ", c.command, c.exit_status);
+    log::info("action", "rule={} action={} device={} outcome={} duration_ms={} commands: {}",
+              record.rule, record.action, record.device, record.outcome, record.duration.count(),
+              cmds);
+  }
+  --*in_flight_;
+}
+
+}  // namespace aiopsd::daemon

@@ -1,0 +1,46 @@
+#pragma once
+// Turns rule decisions into guarded actions: renders the device and command
+// templates (every substituted value checked against its parameter pattern),
+// resolves the device in the inventory, checks the command policy, then runs
+// the commands over SSH (or only records them in dry-run). Every attempt
+// ends in exactly one audit record, one actions_total increment and one log line.
+//
+// Threads: run() is called on the engine thread; SSH completions arrive on the
+// SSH io thread. in_flight() is safe from any thread.
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "connectors/ssh/ssh_executor.hpp"
+#include "daemon/audit_log.hpp"
+#include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
+#include "rules/engine.hpp"
+
+namespace aiopsd::daemon {
+
+class ActionRunner {
+ public:
+  ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics);
+
+  void run(const rules::Decision& decision);
+  std::size_t in_flight() const { return in_flight_->load(); }
+
+ private:
+  struct Outcome;
+  void run_ssh(const rules::Decision& d, std::size_t action_index, const rules::SshAction& action);
+  void run_log(const rules::Decision& d, std::size_t action_index, const rules::LogAction& action);
+  void finish(const Outcome& outcome);
+
+  const Config& config_;
+  ssh::SshExecutor& executor_;
+  AuditLog& audit_;
+  Metrics& metrics_;
+  // [rule][action] -> counters for succeeded, failed, dry_run, resolved once.
+  std::vector<std::vector<std::array<prometheus::Counter*, 3>>> counters_;
+  std::shared_ptr<std::atomic<std::size_t>> in_flight_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
+};
+
+}  // namespace aiopsd::daemon

@@ -1,0 +1,39 @@
+#pragma once
+// The HTTP routes on the daemon's one listener: Alertmanager v2 API and
+// webhook ingest, /metrics, /healthz, /readyz.
+//
+// Runs on the HTTP io thread; owns that thread's decoder.
+
+#include <atomic>
+#include <functional>
+
+#include "connectors/alertmanager/alert_decoder.hpp"
+#include "daemon/event_queue.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/metrics.hpp"
+
+namespace aiopsd::daemon {
+
+class AlertRoutes final : public HttpHandler {
+ public:
+  AlertRoutes(rules::Interner& interner, alertmanager::DecodeLimits limits, EventQueue& queue,
+              Metrics& metrics, std::function<bool()> ready);
+
+  HttpResponse handle(HttpRequest& request) override;
+  HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) override;
+
+ private:
+  enum class Kind { kV2, kWebhook };
+  HttpResponse ingest(HttpRequest& request, Kind kind);
+  void count(std::string_view route, unsigned status);
+
+  alertmanager::AlertDecoder decoder_;
+  EventQueue& queue_;
+  Metrics& metrics_;
+  std::function<bool()> ready_;
+  std::vector<rules::Event> batch_;
+  prometheus::Counter& received_v2_;
+  prometheus::Counter& received_webhook_;
+};
+
+}  // namespace aiopsd::daemon

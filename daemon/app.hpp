@@ -1,0 +1,52 @@
+#pragma once
+// The whole daemon as an object: tests start it in-process on port 0 and talk
+// to it over loopback; main() only parses flags and calls it.
+//
+// Threads: the caller's (start/stop), one HTTP io thread, one engine thread
+// (queue -> rules -> ActionRunner), one SSH io thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "daemon/config.hpp"
+#include "rules/clock.hpp"
+
+namespace aiopsd::daemon {
+
+struct Metrics;
+
+struct AppOptions {
+  const rules::Clock* clock = nullptr;  // nullptr: the system clock
+  std::chrono::milliseconds tick_interval{1000};
+  std::chrono::milliseconds drain_timeout{30'000};
+  bool notify_systemd = true;
+};
+
+class App {
+ public:
+  explicit App(std::unique_ptr<Config> config, AppOptions options = {});
+  ~App();  // stops if running
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Opens the audit log, binds the listener, starts the threads, signals
+  // readiness to systemd. Throws std::runtime_error on failure.
+  void start();
+  // Stops accepting, drains queued events and in-flight actions (bounded by
+  // drain_timeout), then stops every thread. Idempotent.
+  void stop();
+
+  std::uint16_t http_port() const;
+  bool ready() const;
+  const Config& config() const;
+  Metrics& metrics();
+  // True once the queue is empty and no action is in flight (tests).
+  bool wait_idle(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aiopsd::daemon

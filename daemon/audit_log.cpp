@@ -1,0 +1,84 @@
+#include "daemon/audit_log.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "rules/event.hpp"
+
+namespace aiopsd::daemon {
+
+namespace {}  // namespace
+
+AuditLog::AuditLog(const std::string& path) : path_(path) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) {
+    throw std::runtime_error(
+        fmt::format("cannot open audit log {}: {}", path, std::strerror(errno)));
+  }
+}
+
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string AuditLog::to_json(const AuditRecord& r) {
+  boost::json::object o;
+  o["time"] = rules::format_rfc3339(r.time);
+  o["rule"] = r.rule;
+  o["group_key"] = r.group_key;
+  o["action"] = r.action;
+  o["device"] = r.device;
+  o["host"] = r.host;
+  boost::json::array cmds;
+  bool truncated = false;
+  for (const auto& c : r.commands) {
+    cmds.push_back(boost::json::object{{"command", c.command},
+                                       {"exit_status", c.exit_status},
+                                       {"output", c.output},
+                                       {"truncated", c.truncated}});
+    truncated = truncated || c.truncated;
+  }
+  o["commands"] = std::move(cmds);
+  o["outcome"] = r.outcome;
+  o["error_code"] =
+      r.error_code.empty() ? boost::json::value(nullptr) : boost::json::value(r.error_code);
+  o["error_message"] =
+      r.error_message.empty() ? boost::json::value(nullptr) : boost::json::value(r.error_message);
+  o["duration_ms"] = r.duration.count();
+  o["truncated"] = truncated;
+  o["dry_run"] = r.dry_run;
+  boost::json::array fps;
+  for (auto fp : r.fingerprints) fps.emplace_back(rules::fingerprint_hex(fp));
+  o["fingerprints"] = std::move(fps);
+  return boost::json::serialize(o);
+}
+
+bool AuditLog::write(const AuditRecord& record) {
+  std::string line = to_json(record);
+  line += '\n';
+  std::lock_guard lock(mu_);
+  const char* p = line.data();
+  std::size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return ::fdatasync(fd_) == 0;
+}
+
+}  // namespace aiopsd::daemon

@@ -1,0 +1,261 @@
+#include "daemon/config.hpp"
+
+#include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+namespace aiopsd::daemon {
+
+namespace fs = std::filesystem;
+using rules::ConfigErrors;
+using rules::YamlMap;
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+const DeviceConfig* Config::find_device(std::string_view name_or_host) const {
+  for (const auto& d : devices) {
+    if (d.ssh.name == name_or_host) return &d;
+  }
+  for (const auto& d : devices) {
+    if (d.ssh.host == name_or_host) return &d;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Relative paths in the config are relative to the config file's folder.
+std::string resolve(const fs::path& base, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (base / p).lexically_normal().string();
+}
+
+std::string current_user() {
+  if (const passwd* pw = getpwuid(geteuid())) return pw->pw_name;
+  return "root";
+}
+
+void parse_server(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
+  if (!top.has("server")) return;
+  YamlMap m(top.node("server"), "server", errors,
+            {"listen", "max_body", "read_timeout", "idle_timeout"});
+  if (!m.valid()) return;
+  if (auto listen = m.string("listen")) {
+    auto colon = listen->rfind(':');
+    unsigned long port = 0;
+    bool ok = colon != std::string::npos && colon + 1 < listen->size();
+    if (ok) {
+      try {
+        std::size_t used = 0;
+        port = std::stoul(listen->substr(colon + 1), &used);
+        ok = used == listen->size() - colon - 1 && port <= 65535;
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      errors.add(m.node("listen"), "server.listen",
+                 fmt::format("invalid address '{}' (expected HOST:PORT)", *listen));
+    } else {
+      cfg.server.address = listen->substr(0, colon);
+      // "[::1]:9095": the brackets only delimit the IPv6 address.
+      if (cfg.server.address.size() > 2 && cfg.server.address.front() == '[' &&
+          cfg.server.address.back() == ']') {
+        cfg.server.address = cfg.server.address.substr(1, cfg.server.address.size() - 2);
+      }
+      cfg.server.port = static_cast<std::uint16_t>(port);
+    }
+  }
+  if (auto v = m.size("max_body")) cfg.server.max_body_bytes = *v;
+  if (auto v = m.duration("read_timeout")) cfg.server.read_timeout = *v;
+  if (auto v = m.duration("idle_timeout")) cfg.server.idle_timeout = *v;
+}
+
+void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
+  if (!top.has("engine")) return;
+  YamlMap m(top.node("engine"), "engine", errors, {"queue_capacity", "max_labels", "dry_run"});
+  if (!m.valid()) return;
+  if (auto v = m.integer("queue_capacity", 1, 10'000'000))
+    cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
+  if (auto v = m.integer("max_labels", 1, 4096))
+    cfg.engine.max_labels = static_cast<std::size_t>(*v);
+  if (auto v = m.boolean("dry_run")) cfg.engine.dry_run = *v;
+}
+
+void parse_ssh(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
+  if (!top.has("ssh")) return;
+  YamlMap m(top.node("ssh"), "ssh", errors,
+            {"max_sessions", "connect_timeout", "command_timeout", "output_limit", "known_hosts",
+             "redact", "policy"});
+  if (!m.valid()) return;
+  if (auto v = m.integer("max_sessions", 1, 100'000))
+    cfg.ssh.max_sessions = static_cast<std::size_t>(*v);
+  if (auto v = m.duration("connect_timeout")) cfg.ssh.limits.connect_timeout = *v;
+  if (auto v = m.duration("command_timeout")) cfg.ssh.limits.command_timeout = *v;
+  if (auto v = m.size("output_limit")) cfg.ssh.limits.output_limit = *v;
+  if (auto v = m.string("known_hosts")) cfg.ssh.known_hosts = resolve(base, *v);
+  cfg.ssh.redact = m.string_list("redact");
+  std::vector<std::string> errs;
+  if (auto f = rules::OutputFilter::compile(cfg.ssh.redact, errs))
+    cfg.output_filter = std::move(*f);
+  for (const auto& e : errs) errors.add(m.node("redact"), "ssh", e);
+  if (m.has("policy")) {
+    YamlMap pm(m.node("policy"), "ssh.policy", errors, {"allow", "deny"});
+    if (pm.valid()) {
+      errs.clear();
+      if (auto p = rules::CommandPolicy::compile(pm.string_list("allow"), pm.string_list("deny"),
+                                                 errs)) {
+        cfg.policy = std::move(*p);
+      }
+      for (const auto& e : errs) errors.add(m.node("policy"), "ssh.policy", e);
+    }
+  }
+}
+
+void parse_credential(const YamlMap& dm, const fs::path& base, ssh::Device& dev,
+                      ConfigErrors& errors) {
+  const std::string path = dm.child_path("credential");
+  if (!dm.has("credential")) {
+    errors.add(dm.node("name"), path, "missing required field");
+    return;
+  }
+  YAML::Node node = dm.node("credential");
+  // Inline secrets are refused by name, before the generic unknown-field check.
+  for (const char* inline_key : {"password", "private_key", "key", "passphrase", "secret"}) {
+    if (node.IsMap() && node[inline_key].IsDefined()) {
+      errors.add(node[inline_key], fmt::format("{}.{}", path, inline_key),
+                 "inline secrets are not allowed: use key_file, password_env or password_file");
+      return;
+    }
+  }
+  YamlMap cm(node, path, errors, {"key_file", "passphrase_env", "password_env", "password_file"});
+  if (!cm.valid()) return;
+  int kinds = cm.has("key_file") + cm.has("password_env") + cm.has("password_file");
+  if (kinds != 1) {
+    errors.add(node, path, "expected exactly one of key_file, password_env, password_file");
+    return;
+  }
+  if (auto v = cm.string("key_file")) {
+    dev.credential.kind = ssh::Credential::Kind::kKeyFile;
+    dev.credential.key_file = resolve(base, *v);
+    dev.credential.passphrase_env = cm.string("passphrase_env").value_or("");
+  } else if (auto env = cm.string("password_env")) {
+    dev.credential.kind = ssh::Credential::Kind::kPasswordEnv;
+    dev.credential.password_ref = *env;
+  } else if (auto file = cm.string("password_file")) {
+    dev.credential.kind = ssh::Credential::Kind::kPasswordFile;
+    dev.credential.password_ref = resolve(base, *file);
+  }
+}
+
+void parse_devices(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
+  if (!top.has("devices")) return;
+  YAML::Node list = top.node("devices");
+  if (!list.IsSequence()) {
+    errors.add(list, "devices", "expected a list of devices");
+    return;
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    YamlMap dm(
+        list[i], fmt::format("devices[{}]", i), errors,
+        {"name", "host", "port", "user", "credential", "known_hosts", "verify_host_key", "labels"});
+    if (!dm.valid()) continue;
+    DeviceConfig dc;
+    dc.ssh.name = dm.string("name", true).value_or("");
+    if (!dc.ssh.name.empty() && !names.insert(dc.ssh.name).second) {
+      errors.add(dm.node("name"), dm.child_path("name"),
+                 fmt::format("duplicate device name '{}'", dc.ssh.name));
+    }
+    dc.ssh.host = dm.string("host", true).value_or("");
+    if (auto p = dm.integer("port", 1, 65535)) dc.ssh.port = static_cast<std::uint16_t>(*p);
+    dc.ssh.user = dm.string("user").value_or(current_user());
+    parse_credential(dm, base, dc.ssh, errors);
+    dc.ssh.known_hosts_file = resolve(base, dm.string("known_hosts").value_or(""));
+    if (auto v = dm.boolean("verify_host_key")) dc.ssh.verify_host_key = *v;
+    if (dm.has("labels")) {
+      YAML::Node labels = dm.node("labels");
+      if (!labels.IsMap()) {
+        errors.add(labels, dm.child_path("labels"), "expected a mapping");
+      } else {
+        for (auto it = labels.begin(); it != labels.end(); ++it) {
+          dc.labels[it->first.as<std::string>("")] = it->second.as<std::string>("");
+        }
+      }
+    }
+    cfg.devices.push_back(std::move(dc));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& errors) {
+  auto cfg = std::make_unique<Config>();
+  cfg->path = path;
+  cfg->interner = std::make_shared<rules::Interner>();
+  ConfigErrors local(path);
+  auto root = rules::load_yaml_file(path, local);
+  if (!root) {
+    errors.append(local);
+    return nullptr;
+  }
+  const fs::path base = fs::absolute(path).parent_path();
+  YamlMap top(*root, "", local, {"server", "log", "audit", "engine", "ssh", "devices", "rules"});
+  if (top.valid()) {
+    parse_server(top, *cfg, local);
+    if (top.has("log")) {
+      YamlMap lm(top.node("log"), "log", local, {"level"});
+      if (auto lvl = lm.string("level")) {
+        if (*lvl == "debug")
+          cfg->log_level = LogLevel::kDebug;
+        else if (*lvl == "info")
+          cfg->log_level = LogLevel::kInfo;
+        else if (*lvl == "warn")
+          cfg->log_level = LogLevel::kWarn;
+        else if (*lvl == "error")
+          cfg->log_level = LogLevel::kError;
+        else
+          local.add(lm.node("level"), "log.level",
+                    fmt::format("unknown level '{}' (expected debug, info, warn or error)", *lvl));
+      }
+    }
+    if (top.has("audit")) {
+      YamlMap am(top.node("audit"), "audit", local, {"path"});
+      if (auto p = am.string("path", true)) cfg->audit_path = resolve(base, *p);
+    }
+    parse_engine(top, *cfg, local);
+    parse_ssh(top, base, *cfg, local);
+    parse_devices(top, base, *cfg, local);
+    for (const auto& f : top.string_list("rules")) cfg->rules_files.push_back(resolve(base, f));
+    if (cfg->audit_path.empty()) local.add(*root, "audit.path", "missing required field");
+  }
+  for (auto& dev : cfg->devices) {
+    if (dev.ssh.known_hosts_file.empty()) dev.ssh.known_hosts_file = cfg->ssh.known_hosts;
+    if (dev.ssh.verify_host_key && dev.ssh.known_hosts_file.empty()) {
+      local.add_unlocated(fmt::format("devices[{}]", &dev - cfg->devices.data()),
+                          "no known_hosts file (set ssh.known_hosts or the device's known_hosts)");
+    }
+  }
+  errors.append(local);
+  for (const auto& f : cfg->rules_files)
+    rules::load_rules_file(f, *cfg->interner, cfg->rules, errors);
+  if (!errors.empty()) return nullptr;
+  return cfg;
+}
+
+}  // namespace aiopsd::daemon

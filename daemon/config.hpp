@@ -1,0 +1,72 @@
+#pragma once
+// Top-level daemon configuration: parsed from YAML into plain structs and
+// validated once at load; every error is reported as file:line:col: path: msg.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/ssh/ssh_executor.hpp"
+#include "rules/command_policy.hpp"
+#include "rules/config_error.hpp"
+#include "rules/output_filter.hpp"
+#include "rules/rule.hpp"
+
+namespace aiopsd::daemon {
+
+enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9095;
+  std::uint64_t max_body_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{75'000};
+};
+
+struct EngineConfig {
+  std::size_t queue_capacity = 65'536;
+  std::size_t max_labels = 64;
+  bool dry_run = false;  // global: every action does everything but open the session
+};
+
+struct SshConfig {
+  std::size_t max_sessions = 64;
+  ssh::Limits limits;
+  std::string known_hosts;  // default for devices that do not set their own
+  std::vector<std::string> redact;
+};
+
+struct DeviceConfig {
+  ssh::Device ssh;
+  std::map<std::string, std::string> labels;
+};
+
+struct Config {
+  std::string path;  // the file it came from
+  ServerConfig server;
+  LogLevel log_level = LogLevel::kInfo;
+  std::string audit_path;
+  EngineConfig engine;
+  SshConfig ssh;
+  std::vector<DeviceConfig> devices;
+  std::vector<std::string> rules_files;
+  // Compiled at load:
+  std::shared_ptr<rules::Interner> interner;
+  rules::RuleSet rules;
+  rules::CommandPolicy policy;
+  rules::OutputFilter output_filter;
+
+  const DeviceConfig* find_device(std::string_view name_or_host) const;
+};
+
+// Loads the config and every rules file it names. Returns nullptr with
+// `errors` filled when anything is wrong.
+std::unique_ptr<Config> load_config(const std::string& path, rules::ConfigErrors& errors);
+
+std::string_view to_string(LogLevel level);
+
+}  // namespace aiopsd::daemon

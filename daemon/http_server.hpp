@@ -1,0 +1,54 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast: keep-alive, bounded header and body sizes,
+// an idle timeout between requests and a read timeout per request.
+//
+// Lifecycle: owned by App; start() and stop() are called from the App's
+// thread; all I/O and handler calls run on the given io_context's thread.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace aiopsd::daemon {
+
+namespace http = boost::beast::http;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  virtual HttpResponse handle(HttpRequest& request) = 0;
+  // The body exceeded the limit; the connection closes after this answer.
+  virtual HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) = 0;
+};
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: pick a free port
+  std::uint64_t max_body_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{75'000};
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler& handler);
+  ~HttpServer();
+  // Binds and starts accepting; returns the bound port. Throws on bind failure.
+  std::uint16_t start();
+  // Stops accepting and closes idle connections; thread-safe.
+  void stop();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+HttpResponse json_response(http::status status, std::string body, unsigned version,
+                           bool keep_alive);
+
+}  // namespace aiopsd::daemon

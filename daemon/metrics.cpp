@@ -1,0 +1,71 @@
+#include "daemon/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+#include "daemon/version.hpp"
+
+namespace aiopsd::daemon {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+Metrics::Metrics()
+    : registry(std::make_shared<prometheus::Registry>()),
+      events_received(BuildCounter()
+                          .Name("aiopsd_events_received_total")
+                          .Help("Events accepted from a connector")
+                          .Register(*registry)),
+      events_rejected(BuildCounter()
+                          .Name("aiopsd_events_rejected_total")
+                          .Help("Events or requests rejected, by connector and reason")
+                          .Register(*registry)),
+      rule_matches(BuildCounter()
+                       .Name("aiopsd_rule_matches_total")
+                       .Help("Events that matched a rule")
+                       .Register(*registry)),
+      rule_throttled(BuildCounter()
+                         .Name("aiopsd_rule_throttled_total")
+                         .Help("Rule firings suppressed by throttle.once_within")
+                         .Register(*registry)),
+      actions(BuildCounter()
+                  .Name("aiopsd_actions_total")
+                  .Help("Action attempts by rule, action kind and outcome")
+                  .Register(*registry)),
+      action_duration_family(BuildHistogram()
+                                 .Name("aiopsd_action_duration_seconds")
+                                 .Help("Time from decision to action outcome")
+                                 .Register(*registry)),
+      event_queue_depth_family(BuildGauge()
+                                   .Name("aiopsd_event_queue_depth")
+                                   .Help("Events waiting for the rule engine")
+                                   .Register(*registry)),
+      ssh_sessions_active_family(BuildGauge()
+                                     .Name("aiopsd_ssh_sessions_active")
+                                     .Help("Open SSH sessions to devices")
+                                     .Register(*registry)),
+      build_info(
+          BuildGauge().Name("aiopsd_build_info").Help("Build information").Register(*registry)),
+      http_requests(BuildCounter()
+                        .Name("aiopsd_http_requests_total")
+                        .Help("HTTP requests by route and status code")
+                        .Register(*registry)),
+      action_duration(action_duration_family.Add(
+          {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                      2.5, 5, 10, 30, 60})),
+      event_queue_depth(event_queue_depth_family.Add({})),
+      ssh_sessions_active(ssh_sessions_active_family.Add({})) {
+  build_info.Add({{"version", std::string(kVersion)}, {"revision", std::string(kRevision)}}).Set(1);
+}
+
+prometheus::Counter& Metrics::rejected(std::string_view connector, std::string_view reason) {
+  return events_rejected.Add(
+      {{"connector", std::string(connector)}, {"reason", std::string(reason)}});
+}
+
+std::string Metrics::serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry->Collect());
+}
+
+}  // namespace aiopsd::daemon

@@ -1,0 +1,40 @@
+#pragma once
+// The daemon's own metrics. Families are created once; per-rule handles are
+// resolved at load so the hot path never looks a label set up.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace aiopsd::daemon {
+
+struct Metrics {
+  Metrics();
+  std::string serialize() const;  // Prometheus text exposition format
+
+  std::shared_ptr<prometheus::Registry> registry;
+  prometheus::Family<prometheus::Counter>& events_received;
+  prometheus::Family<prometheus::Counter>& events_rejected;
+  prometheus::Family<prometheus::Counter>& rule_matches;
+  prometheus::Family<prometheus::Counter>& rule_throttled;
+  prometheus::Family<prometheus::Counter>& actions;
+  prometheus::Family<prometheus::Histogram>& action_duration_family;
+  prometheus::Family<prometheus::Gauge>& event_queue_depth_family;
+  prometheus::Family<prometheus::Gauge>& ssh_sessions_active_family;
+  prometheus::Family<prometheus::Gauge>& build_info;
+  prometheus::Family<prometheus::Counter>& http_requests;
+
+  prometheus::Histogram& action_duration;
+  prometheus::Gauge& event_queue_depth;
+  prometheus::Gauge& ssh_sessions_active;
+
+  prometheus::Counter& rejected(std::string_view connector, std::string_view reason);
+};
+
+}  // namespace aiopsd::daemon

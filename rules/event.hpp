@@ -1,0 +1,138 @@
+#pragma once
+// The one internal event type every connector decodes into, and the label
+// interner that makes repeated label names and values cost one lookup.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace aiopsd::rules {
+
+using Symbol = std::uint32_t;
+inline constexpr Symbol kNoSymbol = 0;  // never handed out; stands for "absent"
+
+// Interns strings into stable small ids. Thread-safe: decoders on the HTTP
+// thread intern while the engine thread reads. view() is lock-free (ids are
+// published in fixed chunks that never move); intern() of a known string
+// takes a shared lock and allocates nothing. Hot paths put an InternCache in
+// front of it to skip the lock too.
+class Interner {
+ public:
+  Interner();
+  ~Interner();
+  Interner(const Interner&) = delete;
+  Interner& operator=(const Interner&) = delete;
+
+  Symbol intern(std::string_view s);
+  std::optional<Symbol> find(std::string_view s) const;
+  std::string_view view(Symbol id) const noexcept;
+  std::size_t size() const;
+
+ private:
+  static constexpr std::size_t kChunkBits = 16;
+  static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
+  static constexpr std::size_t kMaxChunks = 4096;  // 268M symbols
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  mutable std::shared_mutex mu_;
+  std::deque<std::string> storage_;  // deque: element addresses never move
+  std::unordered_map<std::string_view, Symbol, Hash, std::equal_to<>> index_;
+  std::atomic<std::size_t> size_{1};  // id 0 is kNoSymbol
+  std::unique_ptr<std::atomic<std::string_view*>[]> chunks_;
+};
+
+// A single-thread front for an Interner: remembers what this thread interned
+// so repeated names and values cost one unlocked hash lookup. Bounded: it
+// forgets everything when full, so hostile unique values cannot grow it.
+class InternCache {
+ public:
+  explicit InternCache(Interner& interner, std::size_t capacity_pow2 = 1 << 16);
+  Symbol intern(std::string_view s);
+  Interner& interner() const { return interner_; }
+
+ private:
+  // Open addressing, linear probing: one hash, usually one probe, no
+  // allocation after construction.
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::string_view text;  // views the interner's stable copy
+    Symbol id = kNoSymbol;
+  };
+  Interner& interner_;
+  std::vector<Slot> slots_;
+  std::size_t used_ = 0;
+};
+
+// Fast 64-bit hash for short strings (label names and values).
+std::uint64_t hash_bytes(std::string_view s) noexcept;
+
+struct Label {
+  Symbol name = kNoSymbol;
+  Symbol value = kNoSymbol;
+  friend bool operator==(const Label&, const Label&) = default;
+};
+
+// Annotations are free text (summaries, descriptions, values) that rarely
+// repeat: names are interned, values live in the event's own text buffer so
+// they never accumulate in the interner.
+struct Annotation {
+  Symbol name = kNoSymbol;
+  std::uint32_t offset = 0;  // into Event::annotation_text
+  std::uint32_t size = 0;
+};
+
+enum class EventStatus : std::uint8_t { kFiring, kResolved };
+enum class EventSource : std::uint8_t { kAlertmanagerV2, kAlertmanagerWebhook, kKafka };
+
+std::string_view to_string(EventStatus s);
+std::string_view to_string(EventSource s);
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Label sets are small (typically < 16); a sorted vector beats any map.
+struct Event {
+  EventSource source = EventSource::kAlertmanagerV2;
+  EventStatus status = EventStatus::kFiring;
+  std::vector<Label> labels;            // sorted by name symbol, unique names
+  std::vector<Annotation> annotations;  // sorted by name symbol, unique names
+  std::string annotation_text;
+  TimePoint starts_at{};
+  TimePoint ends_at{};  // epoch when unset
+  std::string generator_url;
+  std::uint64_t fingerprint = 0;
+
+  // Value symbol of label `name`, or kNoSymbol when absent.
+  Symbol label(Symbol name) const noexcept;
+  // The annotation's text, or nullopt when absent.
+  std::optional<std::string_view> annotation(Symbol name) const noexcept;
+  void clear();
+};
+
+// Sort by name; return false when a name repeats.
+bool normalize_labels(std::vector<Label>& labels);
+bool normalize_annotations(std::vector<Annotation>& annotations);
+
+// Stable 64-bit fingerprint of a label set, independent of symbol ids and of
+// process: FNV-1a over "name\xffvalue\xff" in byte order of names, the way
+// Alertmanager derives its fingerprint from sorted label pairs.
+std::uint64_t fingerprint_of(const std::vector<Label>& labels, const Interner& interner);
+
+std::string fingerprint_hex(std::uint64_t fp);
+
+// "2026-11-24T07:00:00.123Z": UTC, millisecond precision.
+std::string format_rfc3339(TimePoint t);
+
+}  // namespace aiopsd::rules

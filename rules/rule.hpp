@@ -1,0 +1,76 @@
+#pragma once
+// The rule model: what a rules file says, validated and with templates and
+// patterns compiled once at load. The Engine indexes these for matching.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rules/command_policy.hpp"
+#include "rules/config_error.hpp"
+#include "rules/event.hpp"
+#include "rules/template.hpp"
+
+namespace aiopsd::rules {
+
+enum class MatchOp : std::uint8_t { kEq, kNeq, kRegex, kNotRegex };
+std::string_view to_string(MatchOp op);
+
+struct LabelMatcher {
+  std::string name;
+  MatchOp op = MatchOp::kEq;
+  std::string value;  // literal, or an RE2 pattern (fully anchored) for regex ops
+};
+
+enum class StatusFilter : std::uint8_t { kFiring, kResolved, kAny };
+
+struct SshAction {
+  Template device;  // rendered, ":port" stripped, then looked up in the inventory
+  std::vector<Template> commands;
+  ParamPatterns params;
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::uint64_t> output_limit;
+  std::optional<CommandPolicy> policy;  // replaces the global policy when set
+};
+
+struct LogAction {
+  Template message;
+};
+
+struct Action {
+  std::string kind;  // "ssh" | "log"; the metrics label
+  std::variant<SshAction, LogAction> spec;
+};
+
+struct Rule {
+  std::string name;
+  std::string file;
+  int line = 0;
+  std::vector<LabelMatcher> matchers;
+  StatusFilter status = StatusFilter::kFiring;
+  std::vector<EventSource> sources;  // empty: any source
+  std::vector<std::string> group_by;
+  std::uint32_t count = 0;  // 0: no count correlation
+  std::chrono::milliseconds window{0};
+  std::chrono::milliseconds for_duration{0};
+  std::chrono::milliseconds throttle{0};  // 0: no throttle
+  std::optional<bool> dry_run;
+  std::vector<Action> actions;
+};
+
+struct RuleSet {
+  std::vector<Rule> rules;
+};
+
+// Parses and validates one rules file, appending to `out`. Every problem is
+// reported to `errors` with file:line:col and path; nothing stops at the first.
+void load_rules_file(const std::string& path, Interner& interner, RuleSet& out,
+                     ConfigErrors& errors);
+// Same, from text (for tests); `file` names it in errors.
+void load_rules_text(const std::string& text, const std::string& file, Interner& interner,
+                     RuleSet& out, ConfigErrors& errors);
+
+}  // namespace aiopsd::rules

@@ -1,0 +1,336 @@
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <set>
+
+#include "rules/rule.hpp"
+
+namespace aiopsd::rules {
+
+std::string_view to_string(MatchOp op) {
+  switch (op) {
+    case MatchOp::kEq:
+      return "=";
+    case MatchOp::kNeq:
+      return "!=";
+    case MatchOp::kRegex:
+      return "=~";
+    case MatchOp::kNotRegex:
+      return "!~";
+  }
+  return "?";
+}
+
+namespace {
+
+const RE2& label_name_re() {
+  static const RE2 re("[a-zA-Z_][a-zA-Z0-9_]*");
+  return re;
+}
+
+std::optional<MatchOp> parse_op(std::string_view s) {
+  if (s == "=") return MatchOp::kEq;
+  if (s == "!=") return MatchOp::kNeq;
+  if (s == "=~") return MatchOp::kRegex;
+  if (s == "!~") return MatchOp::kNotRegex;
+  return std::nullopt;
+}
+
+void add_matcher(const YAML::Node& at, const std::string& path, const std::string& name, MatchOp op,
+                 const std::string& value, Rule& rule, ConfigErrors& errors) {
+  if (op == MatchOp::kRegex || op == MatchOp::kNotRegex) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    RE2 re(value, opts);
+    if (!re.ok()) {
+      errors.add(at, path, fmt::format("invalid regex '{}': {}", value, re.error()));
+      return;
+    }
+  }
+  rule.matchers.push_back({name, op, value});
+}
+
+void parse_match(const YAML::Node& node, const std::string& path, Rule& rule,
+                 ConfigErrors& errors) {
+  if (!node.IsMap()) {
+    errors.add(node, path, "expected a mapping of label name to value or {operator: value}");
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string name = it->first.as<std::string>("");
+    const std::string mpath = fmt::format("{}.{}", path, name);
+    if (!RE2::FullMatch(name, label_name_re())) {
+      errors.add(it->first, mpath, "invalid label name");
+      continue;
+    }
+    const YAML::Node v = it->second;  // a copy: it-> yields a temporary
+    if (v.IsScalar()) {
+      add_matcher(v, mpath, name, MatchOp::kEq, v.Scalar(), rule, errors);
+    } else if (v.IsMap() && v.size() > 0) {
+      for (auto op_it = v.begin(); op_it != v.end(); ++op_it) {
+        const std::string op_text = op_it->first.as<std::string>("");
+        auto op = parse_op(op_text);
+        if (!op) {
+          errors.add(op_it->first, mpath,
+                     fmt::format("unknown operator '{}' (expected =, !=, =~ or !~)", op_text));
+          continue;
+        }
+        if (!op_it->second.IsScalar()) {
+          errors.add(op_it->second, mpath, "expected a string value");
+          continue;
+        }
+        add_matcher(op_it->second, mpath, name, *op, op_it->second.Scalar(), rule, errors);
+      }
+    } else {
+      errors.add(v, mpath, "expected a string or {operator: value}");
+    }
+  }
+}
+
+std::optional<Template> parse_template(const YAML::Node& node, const std::string& path,
+                                       Interner& interner, ConfigErrors& errors) {
+  if (!node.IsScalar()) {
+    errors.add(node, path, "expected a string");
+    return std::nullopt;
+  }
+  std::string err;
+  auto t = Template::parse(node.Scalar(), err, interner);
+  if (!t) errors.add(node, path, err);
+  return t;
+}
+
+std::optional<CommandPolicy> parse_policy(const YamlMap& parent, Interner&, ConfigErrors& errors) {
+  YamlMap pm(parent.node("policy"), parent.child_path("policy"), errors, {"allow", "deny"});
+  if (!pm.valid()) return std::nullopt;
+  std::vector<std::string> errs;
+  auto policy = CommandPolicy::compile(pm.string_list("allow"), pm.string_list("deny"), errs);
+  for (const auto& e : errs) errors.add(parent.node("policy"), pm.path(), e);
+  return policy;
+}
+
+std::optional<SshAction> parse_ssh(const YAML::Node& node, const std::string& path,
+                                   Interner& interner, ConfigErrors& errors) {
+  YamlMap m(node, path, errors,
+            {"device", "commands", "params", "timeout", "output_limit", "policy"});
+  if (!m.valid()) return std::nullopt;
+  SshAction a;
+  bool ok = true;
+  if (!m.has("device")) {
+    errors.add(node, m.child_path("device"), "missing required field");
+    ok = false;
+  } else if (auto t = parse_template(m.node("device"), m.child_path("device"), interner, errors)) {
+    a.device = std::move(*t);
+  } else {
+    ok = false;
+  }
+  YAML::Node cmds = m.node("commands");
+  if (!cmds.IsDefined() || !cmds.IsSequence() || cmds.size() == 0) {
+    errors.add(cmds.IsDefined() ? cmds : node, m.child_path("commands"),
+               "expected a non-empty list of command templates");
+    ok = false;
+  } else {
+    for (std::size_t i = 0; i < cmds.size(); ++i) {
+      auto t = parse_template(cmds[i], fmt::format("{}[{}]", m.child_path("commands"), i), interner,
+                              errors);
+      if (t) {
+        a.commands.push_back(std::move(*t));
+      } else {
+        ok = false;
+      }
+    }
+  }
+  if (m.has("params")) {
+    YAML::Node p = m.node("params");
+    if (!p.IsMap()) {
+      errors.add(p, m.child_path("params"), "expected a mapping of reference to pattern");
+      ok = false;
+    } else {
+      for (auto it = p.begin(); it != p.end(); ++it) {
+        std::string ref = it->first.as<std::string>("");
+        std::string ppath = fmt::format("{}.{}", m.child_path("params"), ref);
+        if (!ref.starts_with("labels.") && !ref.starts_with("annotations.")) {
+          errors.add(it->first, ppath, "expected labels.NAME or annotations.NAME");
+          ok = false;
+          continue;
+        }
+        if (!it->second.IsScalar()) {
+          errors.add(it->second, ppath, "expected a pattern string");
+          ok = false;
+          continue;
+        }
+        if (auto err = a.params.set(ref, it->second.Scalar())) {
+          errors.add(it->second, ppath, *err);
+          ok = false;
+        }
+      }
+    }
+  }
+  a.timeout = m.duration("timeout");
+  a.output_limit = m.size("output_limit");
+  if (m.has("policy")) {
+    a.policy = parse_policy(m, interner, errors);
+    ok = ok && a.policy.has_value();
+  }
+  if (!ok) return std::nullopt;
+  return a;
+}
+
+void parse_actions(const YAML::Node& node, const std::string& path, Interner& interner, Rule& rule,
+                   ConfigErrors& errors) {
+  if (!node.IsDefined() || !node.IsSequence() || node.size() == 0) {
+    errors.add(node, path, "expected a non-empty list of actions");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string apath = fmt::format("{}[{}]", path, i);
+    YamlMap am(node[i], apath, errors, {"ssh", "log"});
+    if (!am.valid()) continue;
+    if (am.has("ssh") == am.has("log")) {
+      errors.add(node[i], apath, "expected exactly one of ssh or log");
+      continue;
+    }
+    if (am.has("ssh")) {
+      if (auto a = parse_ssh(am.node("ssh"), am.child_path("ssh"), interner, errors)) {
+        rule.actions.push_back({"ssh", std::move(*a)});
+      }
+    } else {
+      YamlMap lm(am.node("log"), am.child_path("log"), errors, {"message"});
+      if (!lm.valid()) continue;
+      if (!lm.has("message")) {
+        errors.add(am.node("log"), lm.child_path("message"), "missing required field");
+        continue;
+      }
+      if (auto t = parse_template(lm.node("message"), lm.child_path("message"), interner, errors)) {
+        rule.actions.push_back({"log", LogAction{std::move(*t)}});
+      }
+    }
+  }
+}
+
+std::optional<EventSource> parse_source(std::string_view s) {
+  if (s == "alertmanager_v2") return EventSource::kAlertmanagerV2;
+  if (s == "alertmanager_webhook") return EventSource::kAlertmanagerWebhook;
+  if (s == "kafka") return EventSource::kKafka;
+  return std::nullopt;
+}
+
+void parse_rule(const YAML::Node& node, const std::string& path, const std::string& file,
+                Interner& interner, RuleSet& out, ConfigErrors& errors,
+                std::set<std::string>& names) {
+  YamlMap m(node, path, errors,
+            {"name", "match", "status", "sources", "group_by", "count", "window", "for", "throttle",
+             "dry_run", "actions"});
+  if (!m.valid()) return;
+  Rule rule;
+  rule.file = file;
+  rule.line = node.Mark().line + 1;
+  const std::size_t errors_before = errors.all().size();
+  if (auto name = m.string("name", true)) {
+    if (name->empty() || !RE2::FullMatch(*name, "[A-Za-z0-9_.:-]{1,128}")) {
+      errors.add(m.node("name"), m.child_path("name"),
+                 fmt::format("invalid rule name '{}' (letters, digits, _ . : - only)", *name));
+    } else if (!names.insert(*name).second) {
+      errors.add(m.node("name"), m.child_path("name"),
+                 fmt::format("duplicate rule name '{}'", *name));
+    }
+    rule.name = *name;
+  }
+  if (!m.has("match")) {
+    errors.add(node, m.child_path("match"), "missing required field");
+  } else {
+    parse_match(m.node("match"), m.child_path("match"), rule, errors);
+  }
+  if (auto s = m.string("status")) {
+    if (*s == "firing") {
+      rule.status = StatusFilter::kFiring;
+    } else if (*s == "resolved") {
+      rule.status = StatusFilter::kResolved;
+    } else if (*s == "any") {
+      rule.status = StatusFilter::kAny;
+    } else {
+      errors.add(m.node("status"), m.child_path("status"),
+                 fmt::format("unknown status '{}' (expected firing, resolved or any)", *s));
+    }
+  }
+  auto sources = m.string_list("sources");
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (auto src = parse_source(sources[i])) {
+      rule.sources.push_back(*src);
+    } else {
+      errors.add(m.node("sources")[i], fmt::format("{}[{}]", m.child_path("sources"), i),
+                 fmt::format("unknown source '{}' (expected alertmanager_v2, "
+                             "alertmanager_webhook or kafka)",
+                             sources[i]));
+    }
+  }
+  rule.group_by = m.string_list("group_by");
+  for (std::size_t i = 0; i < rule.group_by.size(); ++i) {
+    if (!RE2::FullMatch(rule.group_by[i], label_name_re())) {
+      errors.add(m.node("group_by")[i], fmt::format("{}[{}]", m.child_path("group_by"), i),
+                 "invalid label name");
+    }
+  }
+  if (auto c = m.integer("count", 1, 1'000'000)) rule.count = static_cast<std::uint32_t>(*c);
+  if (auto w = m.duration("window")) rule.window = *w;
+  if (m.has("count") != m.has("window")) {
+    errors.add(node, path, "count and window go together: set both or neither");
+  } else if (m.has("window") && rule.window.count() <= 0) {
+    errors.add(m.node("window"), m.child_path("window"), "must be greater than zero");
+  }
+  if (auto f = m.duration("for")) rule.for_duration = *f;
+  if (m.has("for") && m.has("count")) {
+    errors.add(m.node("for"), m.child_path("for"), "for cannot be combined with count/window");
+  }
+  if (m.has("throttle")) {
+    YamlMap tm(m.node("throttle"), m.child_path("throttle"), errors, {"once_within"});
+    if (tm.valid()) {
+      if (!tm.has("once_within")) {
+        errors.add(m.node("throttle"), tm.child_path("once_within"), "missing required field");
+      } else if (auto d = tm.duration("once_within")) {
+        rule.throttle = *d;
+      }
+    }
+  }
+  rule.dry_run = m.boolean("dry_run");
+  parse_actions(m.node("actions"), m.child_path("actions"), interner, rule, errors);
+  if (errors.all().size() == errors_before) out.rules.push_back(std::move(rule));
+}
+
+void load_rules_node(const YAML::Node& root, const std::string& file, Interner& interner,
+                     RuleSet& out, ConfigErrors& errors) {
+  YamlMap top(root, "", errors, {"rules"});
+  if (!top.valid()) return;
+  YAML::Node rules = top.node("rules");
+  if (!rules.IsDefined() || !rules.IsSequence()) {
+    errors.add(rules.IsDefined() ? rules : root, "rules", "expected a list of rules");
+    return;
+  }
+  std::set<std::string> names;
+  for (const auto& r : out.rules) names.insert(r.name);
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    parse_rule(rules[i], fmt::format("rules[{}]", i), file, interner, out, errors, names);
+  }
+}
+
+}  // namespace
+
+void load_rules_file(const std::string& path, Interner& interner, RuleSet& out,
+                     ConfigErrors& errors) {
+  ConfigErrors local(path);
+  if (auto root = load_yaml_file(path, local)) load_rules_node(*root, path, interner, out, local);
+  errors.append(local);
+}
+
+void load_rules_text(const std::string& text, const std::string& file, Interner& interner,
+                     RuleSet& out, ConfigErrors& errors) {
+  ConfigErrors local(file);
+  try {
+    YAML::Node root = YAML::Load(text);
+    load_rules_node(root, file, interner, out, local);
+  } catch (const YAML::Exception& e) {
+    local.add(e.mark, "", fmt::format("YAML syntax error: {}", e.msg));
+  }
+  errors.append(local);
+}
+
+}  // namespace aiopsd::rules

@@ -1,0 +1,168 @@
+#include "rules/template.hpp"
+
+#include <fmt/format.h>
+
+namespace aiopsd::rules {
+
+namespace {
+std::shared_ptr<const RE2> compile(const std::string& pattern) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  return std::make_shared<const RE2>(pattern, opts);
+}
+
+// Hostile values are quoted in errors; keep them bounded and printable.
+std::string quote_value(std::string_view v) {
+  std::string out = "\"";
+  std::size_t n = 0;
+  for (unsigned char c : v) {
+    if (++n > 64) {
+      out += "...";
+      break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  return out;
+}
+}  // namespace
+
+ParamPatterns::ParamPatterns() : default_(compile(std::string(kDefaultParamPattern))) {}
+
+std::optional<std::string> ParamPatterns::set(const std::string& ref, const std::string& pattern) {
+  auto re = compile(pattern);
+  if (!re->ok()) return fmt::format("invalid pattern '{}': {}", pattern, re->error());
+  by_ref_[ref] = std::move(re);
+  return std::nullopt;
+}
+
+const RE2& ParamPatterns::for_ref(std::string_view ref) const {
+  if (auto it = by_ref_.find(ref); it != by_ref_.end()) return *it->second;
+  return *default_;
+}
+
+const std::string& ParamPatterns::pattern_text(std::string_view ref) const {
+  return for_ref(ref).pattern();
+}
+
+std::optional<Template> Template::parse(std::string_view text, std::string& error,
+                                        Interner& interner) {
+  Template t;
+  t.source_ = std::string(text);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t open = text.find("{{", pos);
+    if (open == std::string_view::npos) {
+      t.segments_.push_back({Segment::Kind::kLiteral, std::string(text.substr(pos)), kNoSymbol});
+      break;
+    }
+    if (open > pos) {
+      t.segments_.push_back(
+          {Segment::Kind::kLiteral, std::string(text.substr(pos, open - pos)), kNoSymbol});
+    }
+    std::size_t close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      error = fmt::format("unclosed '{{{{' at offset {}", open);
+      return std::nullopt;
+    }
+    std::string_view ref = text.substr(open + 2, close - open - 2);
+    while (!ref.empty() && ref.front() == ' ') ref.remove_prefix(1);
+    while (!ref.empty() && ref.back() == ' ') ref.remove_suffix(1);
+    Segment seg{Segment::Kind::kLabel, std::string(ref), kNoSymbol};
+    std::string_view name;
+    if (ref.starts_with("labels.")) {
+      name = ref.substr(7);
+    } else if (ref.starts_with("annotations.")) {
+      seg.kind = Segment::Kind::kAnnotation;
+      name = ref.substr(12);
+    } else {
+      error = fmt::format("unknown reference '{}' (expected labels.NAME or annotations.NAME)", ref);
+      return std::nullopt;
+    }
+    if (name.empty()) {
+      error = fmt::format("empty name in reference '{}'", ref);
+      return std::nullopt;
+    }
+    seg.name = interner.intern(name);
+    t.segments_.push_back(std::move(seg));
+    pos = close + 2;
+  }
+  return t;
+}
+
+std::optional<std::string_view> Template::Segment::value_in(const Event& event,
+                                                            const Interner& interner) const {
+  if (kind == Kind::kAnnotation) return event.annotation(name);
+  Symbol v = event.label(name);
+  if (v == kNoSymbol) return std::nullopt;
+  return interner.view(v);
+}
+
+RenderResult Template::render(const Event& event, const Interner& interner,
+                              const ParamPatterns& patterns) const {
+  RenderResult r;
+  for (const Segment& seg : segments_) {
+    if (seg.kind == Segment::Kind::kLiteral) {
+      r.text += seg.text;
+      continue;
+    }
+    std::optional<std::string_view> found = seg.value_in(event, interner);
+    if (!found) {
+      r.error = RenderError{"template_error", fmt::format("{}: missing in the alert", seg.text)};
+      r.text.clear();
+      return r;
+    }
+    std::string_view value = *found;
+    const RE2& re = patterns.for_ref(seg.text);
+    if (!RE2::FullMatch(value, re)) {
+      r.error = RenderError{"policy_violation", fmt::format("{}: {} does not match ^{}$", seg.text,
+                                                            quote_value(value), re.pattern())};
+      r.text.clear();
+      return r;
+    }
+    r.text += value;
+  }
+  return r;
+}
+
+std::string Template::render_text(const Event& event, const Interner& interner) const {
+  std::string out;
+  for (const Segment& seg : segments_) {
+    if (seg.kind == Segment::Kind::kLiteral) {
+      out += seg.text;
+    } else {
+      out += seg.value_in(event, interner).value_or("");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Template::references() const {
+  std::vector<std::string> out;
+  for (const Segment& seg : segments_) {
+    if (seg.kind != Segment::Kind::kLiteral) out.push_back(seg.text);
+  }
+  return out;
+}
+
+std::string_view strip_port(std::string_view host) {
+  if (host.starts_with('[')) {
+    auto close = host.find(']');
+    if (close != std::string_view::npos) return host.substr(1, close - 1);
+    return host;
+  }
+  auto colon = host.rfind(':');
+  if (colon == std::string_view::npos || host.find(':') != colon) return host;  // none, or IPv6
+  std::string_view port = host.substr(colon + 1);
+  if (port.empty()) return host;
+  for (char c : port) {
+    if (c < '0' || c > '9') return host;
+  }
+  return host.substr(0, colon);
+}
+
+}  // namespace aiopsd::rules

@@ -1,0 +1,356 @@
+// SshExecutor against a real OpenSSH server (the device simulator) on loopback.
+
+#include "connectors/ssh/ssh_executor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "tests/harness/sshd_fixture.hpp"
+
+namespace aiopsd::ssh {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::SshdFixture;
+
+class SshExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make_executor(64); }
+  void TearDown() override {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+    executor_.reset();
+  }
+
+  void make_executor(std::size_t max_sessions) {
+    ExecutorOptions o;
+    o.max_sessions = max_sessions;
+    o.on_active_sessions = [this](std::size_t n) { max_active_ = std::max(max_active_.load(), n); };
+    executor_ = std::make_unique<SshExecutor>(io_.get_executor(), o);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ExecResult run(const Device& d, std::vector<std::string> commands, Limits limits = {}) {
+    std::promise<ExecResult> p;
+    auto f = p.get_future();
+    executor_->submit(d, std::move(commands), limits,
+                      [&p](ExecResult r) { p.set_value(std::move(r)); });
+    EXPECT_EQ(f.wait_for(60s), std::future_status::ready);
+    return f.get();
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  std::unique_ptr<SshExecutor> executor_;
+  std::thread thread_;
+  std::atomic<std::size_t> max_active_{0};
+  SshdFixture sshd_;
+};
+
+TEST_F(SshExecutorTest, RunsACommandAndReturnsItsOutput) {
+  auto r = run(sshd_.device("sw1"), {"show version"});
+  ASSERT_TRUE(r.ok()) << to_string(r.error) << ": " << r.error_message << "\n" << sshd_.log();
+  ASSERT_EQ(r.commands.size(), 1u);
+  EXPECT_EQ(r.commands[0].exit_status, 0);
+  EXPECT_NE(r.commands[0].output.find("Generic Network OS"), std::string::npos);
+  EXPECT_FALSE(r.commands[0].truncated);
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"show version"});
+  EXPECT_EQ(executor_->active_sessions(), 0u);
+}
+
+TEST_F(SshExecutorTest, RunsSeveralCommandsInOrderAndReportsExitStatus) {
+  auto r =
+      run(sshd_.device("sw1"), {"show bgp summary", "bogus command", "interface 1/1/1 shutdown"});
+  ASSERT_TRUE(r.ok()) << r.error_message;
+  ASSERT_EQ(r.commands.size(), 3u);
+  EXPECT_EQ(r.commands[0].exit_status, 0);
+  EXPECT_EQ(r.commands[1].exit_status, 1);
+  EXPECT_NE(r.commands[1].output.find("% Invalid input"), std::string::npos);  // stderr kept
+  EXPECT_EQ(r.commands[2].output, "OK\n");
+  EXPECT_EQ(
+      sshd_.commands_received(),
+      (std::vector<std::string>{"show bgp summary", "bogus command", "interface 1/1/1 shutdown"}));
+}
+
+TEST_F(SshExecutorTest, ACommandKilledByASignalIsNotASuccess) {
+  auto r = run(sshd_.device("sw1"), {"crash", "show version"});
+  ASSERT_TRUE(r.ok()) << r.error_message;  // it ran; the device decides what it means
+  ASSERT_EQ(r.commands.size(), 2u);
+  EXPECT_NE(r.commands[0].exit_status, 0);
+  EXPECT_EQ(r.commands[1].exit_status, 0);
+}
+
+TEST_F(SshExecutorTest, OutputBeyondTheLimitIsTruncatedAndFlagged) {
+  Limits limits;
+  limits.output_limit = 1000;
+  auto r = run(sshd_.device("sw1"), {"show big 300000"}, limits);
+  ASSERT_TRUE(r.ok()) << r.error_message;
+  EXPECT_EQ(r.commands[0].output.size(), 1000u);
+  EXPECT_TRUE(r.commands[0].truncated);
+  EXPECT_EQ(r.commands[0].exit_status, 0);
+}
+
+TEST_F(SshExecutorTest, CommandTimeout) {
+  Limits limits;
+  limits.command_timeout = 500ms;
+  auto started = std::chrono::steady_clock::now();
+  auto r = run(sshd_.device("sw1"), {"sleep 5"}, limits);
+  EXPECT_EQ(r.error, ErrorCode::kTimeout) << r.error_message;
+  EXPECT_TRUE(r.retryable);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+}
+
+TEST_F(SshExecutorTest, PeerThatNeverSpeaksSshTimesOutDuringConnect) {
+  // A listener that never accepts: TCP connects (backlog), no SSH banner ever comes.
+  boost::asio::io_context other;
+  boost::asio::ip::tcp::acceptor silent(other, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  Device d = sshd_.device("mute");
+  d.port = silent.local_endpoint().port();
+  Limits limits;
+  limits.connect_timeout = 500ms;
+  auto started = std::chrono::steady_clock::now();
+  auto r = run(d, {"show version"}, limits);
+  EXPECT_EQ(r.error, ErrorCode::kTimeout) << r.error_message;
+  EXPECT_TRUE(r.retryable);
+  EXPECT_TRUE(r.commands.empty());
+  EXPECT_NE(r.error_message.find(fmt::format("127.0.0.1:{}", d.port)), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST_F(SshExecutorTest, UnknownHostIsRefusedBeforeAnythingIsSent) {
+  Device d = sshd_.device("sw1");
+  d.known_hosts_file = (sshd_.dir() / "empty_known_hosts").string();
+  std::ofstream(d.known_hosts_file) << "";
+  auto r = run(d, {"show version"});
+  EXPECT_EQ(r.error, ErrorCode::kHostKeyUnknown) << r.error_message;
+  EXPECT_NE(r.error_message.find("sw1"), std::string::npos);
+  EXPECT_TRUE(sshd_.commands_received().empty());
+}
+
+TEST_F(SshExecutorTest, ChangedHostKeyIsRefused) {
+  sshd_.regenerate_host_key();
+  auto r = run(sshd_.device("sw1"), {"show version"});
+  EXPECT_EQ(r.error, ErrorCode::kHostKeyMismatch) << r.error_message;
+  EXPECT_FALSE(r.retryable);
+  EXPECT_TRUE(sshd_.commands_received().empty());
+}
+
+TEST_F(SshExecutorTest, SkippingVerificationIsAnExplicitOptOut) {
+  sshd_.regenerate_host_key();
+  Device d = sshd_.device("sw1");
+  d.verify_host_key = false;
+  EXPECT_TRUE(run(d, {"show version"}).ok());
+}
+
+TEST_F(SshExecutorTest, ServerDownIsARetryableSshError) {
+  sshd_.stop();
+  auto r = run(sshd_.device("sw1"), {"show version"});
+  EXPECT_EQ(r.error, ErrorCode::kSshError) << r.error_message;
+  EXPECT_TRUE(r.retryable);
+  EXPECT_TRUE(r.commands.empty());
+}
+
+TEST_F(SshExecutorTest, WrongKeyFailsAuthentication) {
+  Device d = sshd_.device("sw1");
+  std::string other = (sshd_.dir() / "other_key").string();
+  ASSERT_EQ(std::system(("ssh-keygen -q -t ed25519 -N '' -f " + other).c_str()), 0);
+  d.credential.key_file = other;
+  auto r = run(d, {"show version"});
+  EXPECT_EQ(r.error, ErrorCode::kAuthFailed) << r.error_message;
+  EXPECT_TRUE(sshd_.commands_received().empty());
+}
+
+TEST_F(SshExecutorTest, UnsetPasswordVariableIsACredentialErrorWithoutTheSecret) {
+  Device d = sshd_.device("sw1");
+  d.credential.kind = Credential::Kind::kPasswordEnv;
+  d.credential.password_ref = "AIOPSD_TEST_UNSET_PASSWORD";
+  ::unsetenv("AIOPSD_TEST_UNSET_PASSWORD");
+  auto r = run(d, {"show version"});
+  EXPECT_EQ(r.error, ErrorCode::kCredentialError) << r.error_message;
+  EXPECT_NE(r.error_message.find("AIOPSD_TEST_UNSET_PASSWORD"), std::string::npos);
+}
+
+TEST_F(SshExecutorTest, MissingPasswordFileIsACredentialError) {
+  Device d = sshd_.device("sw1");
+  d.credential.kind = Credential::Kind::kPasswordFile;
+  d.credential.password_ref = (sshd_.dir() / "no-such-password").string();
+  auto r = run(d, {"show version"});
+  EXPECT_EQ(r.error, ErrorCode::kCredentialError) << r.error_message;
+  EXPECT_FALSE(r.retryable);
+}
+
+TEST_F(SshExecutorTest, PasswordFromAFileIsNeverInTheErrorMessage) {
+  Device d = sshd_.device("sw1");
+  d.credential.kind = Credential::Kind::kPasswordFile;
+  d.credential.password_ref = (sshd_.dir() / "password").string();
+  std::ofstream(d.credential.password_ref) << "File-S3cret-pw\n";
+  auto r = run(d, {"show version"});  // the server only accepts keys
+  EXPECT_EQ(r.error, ErrorCode::kAuthFailed) << r.error_message;
+  EXPECT_EQ(r.error_message.find("File-S3cret-pw"), std::string::npos);
+}
+
+TEST_F(SshExecutorTest, PasswordIsNeverInTheErrorMessage) {
+  Device d = sshd_.device("sw1");
+  d.credential.kind = Credential::Kind::kPasswordEnv;
+  d.credential.password_ref = "AIOPSD_TEST_PASSWORD";
+  ::setenv("AIOPSD_TEST_PASSWORD", "Sup3r-S3cret-pw", 1);
+  auto r = run(d, {"show version"});  // the server only accepts keys
+  EXPECT_EQ(r.error, ErrorCode::kAuthFailed) << r.error_message;
+  EXPECT_EQ(r.error_message.find("Sup3r-S3cret-pw"), std::string::npos);
+}
+
+TEST_F(SshExecutorTest, JobsForOneDeviceRunOneAtATimeInSubmissionOrder) {
+  std::vector<std::future<ExecResult>> results;
+  std::vector<std::shared_ptr<std::promise<ExecResult>>> promises;
+  for (int i = 0; i < 5; ++i) {
+    auto p = std::make_shared<std::promise<ExecResult>>();
+    results.push_back(p->get_future());
+    executor_->submit(sshd_.device("sw1"), {fmt::format("interface 1/1/{} shutdown", i)}, {},
+                      [p](ExecResult r) { p->set_value(std::move(r)); });
+  }
+  for (auto& f : results) {
+    ASSERT_EQ(f.wait_for(60s), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  EXPECT_EQ(max_active_.load(), 1u);  // one device: never two sessions at once
+  std::vector<std::string> expected;
+  expected.reserve(5);
+  for (int i = 0; i < 5; ++i) expected.push_back(fmt::format("interface 1/1/{} shutdown", i));
+  EXPECT_EQ(sshd_.commands_received(), expected);
+}
+
+TEST_F(SshExecutorTest, DifferentDevicesRunConcurrently) {
+  std::vector<std::future<ExecResult>> results;
+  for (const char* name : {"a", "b", "c"}) {
+    auto p = std::make_shared<std::promise<ExecResult>>();
+    results.push_back(p->get_future());
+    executor_->submit(sshd_.device(name), {"sleep 1"}, {},
+                      [p](ExecResult r) { p->set_value(std::move(r)); });
+  }
+  for (auto& f : results) {
+    ASSERT_EQ(f.wait_for(60s), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  EXPECT_EQ(max_active_.load(), 3u);
+}
+
+TEST(SshExecutorCap, GlobalSessionCapIsHonoured) {
+  SshdFixture sshd;
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  std::atomic<std::size_t> max_active{0};
+  ExecutorOptions o;
+  o.max_sessions = 2;
+  o.on_active_sessions = [&](std::size_t n) { max_active = std::max(max_active.load(), n); };
+  SshExecutor executor(io.get_executor(), o);
+  std::thread t([&] { io.run(); });
+  std::vector<std::future<ExecResult>> results;
+  for (int i = 0; i < 5; ++i) {
+    auto p = std::make_shared<std::promise<ExecResult>>();
+    results.push_back(p->get_future());
+    executor.submit(sshd.device(fmt::format("d{}", i)), {"show version"}, {},
+                    [p](ExecResult r) { p->set_value(std::move(r)); });
+  }
+  for (auto& f : results) {
+    ASSERT_EQ(f.wait_for(60s), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  EXPECT_EQ(max_active.load(), 2u);
+  EXPECT_EQ(sshd.commands_received().size(), 5u);
+  guard.reset();
+  io.stop();
+  t.join();
+}
+
+// Polls `pred` for up to 20s.
+template <typename Pred>
+bool eventually(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+TEST(SshExecutorQueue, CancelQueuedFailsWaitingJobsAndLetsRunningOnesFinish) {
+  SshdFixture sshd;
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  ExecutorOptions o;
+  o.max_sessions = 1;
+  SshExecutor executor(io.get_executor(), o);
+  std::thread t([&] { io.run(); });
+  std::vector<std::future<ExecResult>> results;
+  auto submit = [&](const std::string& device, const std::string& command) {
+    auto p = std::make_shared<std::promise<ExecResult>>();
+    results.push_back(p->get_future());
+    executor.submit(sshd.device(device), {command}, {},
+                    [p](ExecResult r) { p->set_value(std::move(r)); });
+  };
+  submit("a", "sleep 2");
+  submit("b", "show version");
+  submit("a", "show version");
+  ASSERT_TRUE(eventually([&] { return executor.active_sessions() == 1; }));
+  EXPECT_EQ(executor.queued_jobs(), 2u);
+  executor.cancel_queued();
+  for (std::size_t i : {1u, 2u}) {
+    ASSERT_EQ(results[i].wait_for(5s), std::future_status::ready);
+    auto r = results[i].get();
+    EXPECT_EQ(r.error, ErrorCode::kCancelled);
+    EXPECT_EQ(to_string(r.error), "cancelled");
+    EXPECT_TRUE(r.commands.empty());
+  }
+  EXPECT_EQ(executor.queued_jobs(), 0u);
+  ASSERT_EQ(results[0].wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(results[0].get().ok());
+  EXPECT_EQ(sshd.commands_received(), std::vector<std::string>{"sleep 2"});
+  guard.reset();
+  io.stop();
+  t.join();
+}
+
+TEST(SshExecutorLifecycle, DestroyingWithASessionInFlightIsSafe) {
+  SshdFixture sshd;
+  std::atomic<bool> called{false};
+  {
+    boost::asio::io_context io;
+    auto guard = boost::asio::make_work_guard(io);
+    auto executor = std::make_unique<SshExecutor>(io.get_executor(), ExecutorOptions{});
+    std::thread t([&] { io.run(); });
+    executor->submit(sshd.device("a"), {"sleep 5"}, {}, [&](const ExecResult&) { called = true; });
+    executor->submit(sshd.device("a"), {"show version"}, {},
+                     [&](const ExecResult&) { called = true; });
+    ASSERT_TRUE(eventually([&] { return sshd.commands_received().size() == 1; }));
+    // The daemon's order: stop the io_context, then destroy the executor, then the context.
+    guard.reset();
+    io.stop();
+    t.join();
+    executor.reset();
+  }  // io_context destroyed here with the session coroutine still suspended
+  EXPECT_FALSE(called);
+}
+
+TEST(SshExecutorNames, ErrorCodesHaveStableNames) {
+  EXPECT_EQ(to_string(ErrorCode::kNone), "none");
+  EXPECT_EQ(to_string(ErrorCode::kSshError), "ssh_error");
+  EXPECT_EQ(to_string(ErrorCode::kHostKeyUnknown), "host_key_unknown");
+  EXPECT_EQ(to_string(ErrorCode::kHostKeyMismatch), "host_key_mismatch");
+  EXPECT_EQ(to_string(ErrorCode::kAuthFailed), "auth_failed");
+  EXPECT_EQ(to_string(ErrorCode::kCredentialError), "credential_error");
+  EXPECT_EQ(to_string(ErrorCode::kTimeout), "timeout");
+  EXPECT_EQ(to_string(ErrorCode::kCancelled), "cancelled");
+}
+
+}  // namespace
+}  // namespace aiopsd::ssh

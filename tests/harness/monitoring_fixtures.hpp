@@ -1,0 +1,49 @@
+#pragma once
+// Real Prometheus and Alertmanager (Debian packages) on loopback, configured
+// to talk to an aiopsd listening on a given port. Each owns a temporary
+// directory and its process; both are stopped and removed on destruction.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tests/harness/child_process.hpp"
+
+namespace aiopsd::testing {
+
+class PrometheusFixture {
+ public:
+  // `alert_rules_yaml` is a Prometheus rule file; aiopsd is both the
+  // alertmanager and a scrape target.
+  PrometheusFixture(std::uint16_t aiopsd_port, const std::string& alert_rules_yaml);
+  ~PrometheusFixture();
+  std::uint16_t port() const { return port_; }
+  // Instant query through the HTTP API; returns the first sample's value.
+  std::optional<double> query(const std::string& promql) const;
+  std::string log() const { return process_->log(); }
+
+ private:
+  std::filesystem::path dir_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+class AlertmanagerFixture {
+ public:
+  // Routes every alert to aiopsd's webhook receiver, with short group and
+  // repeat intervals so re-sends happen within a test.
+  AlertmanagerFixture(std::uint16_t aiopsd_port, std::chrono::seconds repeat_interval);
+  ~AlertmanagerFixture();
+  std::uint16_t port() const { return port_; }
+  std::string log() const { return process_->log(); }
+
+ private:
+  std::filesystem::path dir_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace aiopsd::testing
