@@ -48,58 +48,77 @@ std::string ConfigErrors::to_string() const {
   return out;
 }
 
+namespace {
+
+// Longest duration any window, throttle or timeout may have. Far beyond any
+// real use, and far inside the range of the engine's nanosecond time points,
+// so `now + window` can never overflow.
+constexpr std::uint64_t kMaxDurationMs = 3650ULL * 24 * 3600 * 1000;  // ten years
+// Largest size any limit may have.
+constexpr std::uint64_t kMaxSizeBytes = 1ULL << 40;  // 1 TiB
+
+std::optional<std::uint64_t> duration_unit_ms(std::string_view unit) {
+  if (unit == "ms") return 1;
+  if (unit == "s") return 1000;
+  if (unit == "m") return 60'000;
+  if (unit == "h") return 3'600'000;
+  if (unit == "d") return 86'400'000;
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> size_unit_bytes(std::string_view unit) {
+  if (unit.empty() || unit == "B") return 1;
+  if (unit == "KiB") return 1ULL << 10;
+  if (unit == "MiB") return 1ULL << 20;
+  if (unit == "GiB") return 1ULL << 30;
+  if (unit == "KB") return 1000;
+  if (unit == "MB") return 1000 * 1000;
+  return std::nullopt;
+}
+
+// Reads the digits at text[i...]; nullopt when there are none or the number
+// exceeds `limit` (checked before it can wrap).
+std::optional<std::uint64_t> read_number(std::string_view text, std::size_t& i,
+                                         std::uint64_t limit) {
+  const std::size_t start = i;
+  std::uint64_t n = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    if (n > limit) return std::nullopt;
+    ++i;
+  }
+  if (i == start) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  using namespace std::chrono;
   if (text.empty()) return std::nullopt;
-  if (text == "0") return milliseconds{0};
-  milliseconds total{0};
+  if (text == "0") return std::chrono::milliseconds{0};
+  std::uint64_t total = 0;
   std::size_t i = 0;
   while (i < text.size()) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
-    std::uint64_t n = 0;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-      n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
-      if (n > 1'000'000'000ULL) return std::nullopt;
-      ++i;
-    }
-    std::size_t u = i;
+    auto n = read_number(text, i, 1'000'000'000ULL);
+    if (!n) return std::nullopt;
+    const std::size_t u = i;
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    std::string_view unit = text.substr(u, i - u);
-    auto count = static_cast<milliseconds::rep>(n);
-    if (unit == "ms") {
-      total += milliseconds{count};
-    } else if (unit == "s") {
-      total += seconds{count};
-    } else if (unit == "m") {
-      total += minutes{count};
-    } else if (unit == "h") {
-      total += hours{count};
-    } else if (unit == "d") {
-      total += hours{24 * count};
-    } else {
-      return std::nullopt;
-    }
+    auto unit = duration_unit_ms(text.substr(u, i - u));
+    if (!unit) return std::nullopt;
+    // n <= 1e9 and unit <= 8.64e7: the product fits in 64 bits.
+    total += *n * *unit;
+    if (total > kMaxDurationMs) return std::nullopt;
   }
-  return total;
+  return std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(total)};
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::size_t i = 0;
-  std::uint64_t n = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    if (n > (1ULL << 40)) return std::nullopt;
-    ++i;
-  }
-  if (i == 0) return std::nullopt;
-  std::string_view unit = text.substr(i);
-  if (unit.empty() || unit == "B") return n;
-  if (unit == "KiB") return n << 10;
-  if (unit == "MiB") return n << 20;
-  if (unit == "GiB") return n << 30;
-  if (unit == "KB") return n * 1000;
-  if (unit == "MB") return n * 1000 * 1000;
-  return std::nullopt;
+  auto n = read_number(text, i, kMaxSizeBytes);
+  if (!n) return std::nullopt;
+  auto unit = size_unit_bytes(text.substr(i));
+  if (!unit || *n > kMaxSizeBytes / *unit) return std::nullopt;
+  return *n * *unit;
 }
 
 YamlMap::YamlMap(const YAML::Node& node, std::string path, ConfigErrors& errors,

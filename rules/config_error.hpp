@@ -41,9 +41,11 @@ class ConfigErrors {
   std::vector<ConfigError> errors_;
 };
 
-// "100ms", "30s", "5m", "1h30m", "7d". Returns nullopt on bad syntax.
+// "100ms", "30s", "5m", "1h30m", "7d". Returns nullopt on bad syntax or
+// beyond ten years (so `now + d` cannot overflow the engine's clock).
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-// "4096", "256KiB", "4MiB", "1GiB", "64KB". Returns nullopt on bad syntax.
+// "4096", "256KiB", "4MiB", "1GiB", "64KB". Returns nullopt on bad syntax or
+// beyond 1TiB.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
 // Strict view of one YAML mapping: unknown keys are reported, each getter

@@ -18,6 +18,9 @@ Interner::~Interner() {
 }
 
 Symbol Interner::intern(std::string_view s) {
+  // Prometheus treats an empty label value as no label at all; sharing the
+  // "absent" symbol makes every matcher and fingerprint agree with it.
+  if (s.empty()) return kNoSymbol;
   {
     std::shared_lock lock(mu_);
     if (auto it = index_.find(s); it != index_.end()) return it->second;
@@ -99,6 +102,7 @@ InternCache::InternCache(Interner& interner, std::size_t capacity_pow2)
     : interner_(interner), slots_(std::max<std::size_t>(capacity_pow2, 16)) {}
 
 Symbol InternCache::intern(std::string_view s) {
+  if (s.empty()) return kNoSymbol;  // see Interner::intern
   const std::uint64_t h = hash_bytes(s);
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
@@ -165,9 +169,14 @@ void Event::clear() {
 bool normalize_labels(std::vector<Label>& labels) {
   std::sort(labels.begin(), labels.end(),
             [](const Label& a, const Label& b) { return a.name < b.name; });
-  return std::adjacent_find(labels.begin(), labels.end(), [](const Label& a, const Label& b) {
-           return a.name == b.name;
-         }) == labels.end();
+  const bool unique =
+      std::adjacent_find(labels.begin(), labels.end(), [](const Label& a, const Label& b) {
+        return a.name == b.name;
+      }) == labels.end();
+  if (!unique) return false;  // left as is, so the caller can name the duplicate
+  // An empty value (interned as kNoSymbol) is an absent label.
+  std::erase_if(labels, [](const Label& l) { return l.value == kNoSymbol; });
+  return true;
 }
 
 bool normalize_annotations(std::vector<Annotation>& annotations) {

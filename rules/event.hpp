@@ -121,7 +121,8 @@ struct Event {
   void clear();
 };
 
-// Sort by name; return false when a name repeats.
+// Sort by name and drop empty-valued labels (absent, as in Prometheus);
+// return false when a name repeats.
 bool normalize_labels(std::vector<Label>& labels);
 bool normalize_annotations(std::vector<Annotation>& annotations);
 

@@ -5,12 +5,19 @@
 namespace aiopsd::rules {
 
 namespace {
-// CSI sequences, OSC sequences (terminated by BEL or ST) and two-byte escapes.
+// ECMA-48 escapes: CSI (ESC [ params intermediates final); string controls
+// OSC, DCS, SOS, PM and APC (ESC ] P X ^ _ ... terminated by BEL or ST); every
+// other escape (ESC intermediates* final: ESC 7, ESC =, ESC ( B, ESC c, ...);
+// and finally any stray ESC, so none ever reaches a log or the audit file.
 constexpr std::string_view kAnsiPattern =
-    R"(\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_]))";
+    R"(\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])?)";
 
 std::shared_ptr<const RE2> ansi_re() {
-  static const auto re = std::make_shared<const RE2>(std::string(kAnsiPattern));
+  static const auto re = [] {
+    RE2::Options opts;
+    opts.set_encoding(RE2::Options::EncodingLatin1);  // device output need not be UTF-8
+    return std::make_shared<const RE2>(std::string(kAnsiPattern), opts);
+  }();
   return re;
 }
 }  // namespace

@@ -175,9 +175,14 @@ std::optional<SshAction> parse_ssh(const YAML::Node& node, const std::string& pa
   return a;
 }
 
-void parse_actions(const YAML::Node& node, const std::string& path, Interner& interner, Rule& rule,
-                   ConfigErrors& errors) {
-  if (!node.IsDefined() || !node.IsSequence() || node.size() == 0) {
+void parse_actions(const YAML::Node& rule_node, const YAML::Node& node, const std::string& path,
+                   Interner& interner, Rule& rule, ConfigErrors& errors) {
+  if (!node.IsDefined()) {
+    // Like a missing `match`: point at the rule, which has a position.
+    errors.add(rule_node, path, "missing required field (a non-empty list of actions)");
+    return;
+  }
+  if (!node.IsSequence() || node.size() == 0) {
     errors.add(node, path, "expected a non-empty list of actions");
     return;
   }
@@ -292,7 +297,7 @@ void parse_rule(const YAML::Node& node, const std::string& path, const std::stri
     }
   }
   rule.dry_run = m.boolean("dry_run");
-  parse_actions(m.node("actions"), m.child_path("actions"), interner, rule, errors);
+  parse_actions(node, m.node("actions"), m.child_path("actions"), interner, rule, errors);
   if (errors.all().size() == errors_before) out.rules.push_back(std::move(rule));
 }
 

@@ -113,7 +113,6 @@ TEST_F(TemplateTest, InjectionAttemptsAreRefusedAndProduceNothing) {
       "1/1/3>out",
       "1/1/3*",
       std::string(129, 'a'),
-      "",
   };
   for (const std::string& hostile : attempts) {
     auto r = render("interface {{ labels.interface }} shutdown", hostile);
@@ -125,6 +124,16 @@ TEST_F(TemplateTest, InjectionAttemptsAreRefusedAndProduceNothing) {
     // Hostile values are quoted safely: no raw control characters in the message.
     for (unsigned char c : r.error->message) EXPECT_FALSE(c < 0x20 || c == 0x7f) << hostile;
   }
+}
+
+// An empty value is an absent label (Prometheus semantics): it renders nothing.
+TEST_F(TemplateTest, EmptyValueIsAMissingLabel) {
+  auto r = render("interface {{ labels.interface }} shutdown", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error->code, "template_error");
+  EXPECT_TRUE(r.text.empty());
+  EXPECT_NE(r.error->message.find("labels.interface: missing"), std::string::npos)
+      << r.error->message;
 }
 
 TEST_F(TemplateTest, ErrorMessageQuotesAndBoundsTheValue) {

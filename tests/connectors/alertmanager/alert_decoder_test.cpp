@@ -219,7 +219,7 @@ TEST_F(AlertDecoderTest, HostileValuesAreAcceptedAsData) {
   EXPECT_EQ(label(out_[0], "multi"), "line1\nline2\r\n");
   EXPECT_EQ(label(out_[0], "uni"), "r\xc3\xa9seau \xe2\x98\x83 日本 🚀");
   EXPECT_EQ(label(out_[0], "quote"), "\"'`");
-  EXPECT_EQ(label(out_[0], "empty"), "");
+  EXPECT_EQ(label(out_[0], "empty"), "<absent>");  // Prometheus: an empty value is no label
   EXPECT_EQ(annotation(out_[0], "summary"), "<script>alert(1)</script>");
 }
 
