@@ -40,6 +40,8 @@ void ActionRunner::run(const rules::Decision& d) {
   for (std::size_t i = 0; i < rule.actions.size(); ++i) {
     if (const auto* ssh = std::get_if<rules::SshAction>(&rule.actions[i].spec)) {
       run_ssh(d, i, *ssh);
+    } else if (const auto* run = std::get_if<rules::RunAction>(&rule.actions[i].spec)) {
+      run_catalog(d, i, *run);
     } else {
       run_log(d, i, std::get<rules::LogAction>(rule.actions[i].spec));
     }
@@ -64,8 +66,9 @@ void ActionRunner::run_log(const rules::Decision& d, std::size_t action_index,
   finish(o);
 }
 
-void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
-                           const rules::SshAction& action) {
+std::shared_ptr<ActionRunner::Outcome> ActionRunner::begin(const rules::Decision& d,
+                                                          std::size_t action_index,
+                                                          std::string_view kind) {
   const rules::Rule& rule = config_.rules.rules[d.rule];
   auto o = std::make_shared<Outcome>();
   o->started = std::chrono::steady_clock::now();
@@ -74,54 +77,113 @@ void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
   o->record.time = std::chrono::system_clock::now();
   o->record.rule = rule.name;
   o->record.group_key = d.group_key;
-  o->record.action = "ssh";
+  o->record.action = std::string(kind);
   o->record.fingerprints = d.fingerprints;
   o->record.dry_run = config_.engine.dry_run || rule.dry_run.value_or(false);
   ++*in_flight_;
+  return o;
+}
 
-  auto fail = [&](std::string code, std::string message) {
-    o->index = kFailed;
-    o->record.error_code = std::move(code);
-    o->record.error_message = std::move(message);
-    finish(*o);
-  };
+void ActionRunner::fail(Outcome& o, std::string code, std::string message) {
+  o.index = kFailed;
+  o.record.error_code = std::move(code);
+  o.record.error_message = std::move(message);
+  finish(o);
+}
 
-  auto device = action.device.render(d.event, *config_.interner, action.params);
-  if (!device.ok())
-    return fail(device.error->code, fmt::format("device: {}", device.error->message));
-  const std::string device_ref(rules::strip_port(device.text));
-  const DeviceConfig* dev = config_.find_device(device_ref);
-  if (!dev)
-    return fail("unknown_device", fmt::format("device '{}' is not in the inventory", device_ref));
-  o->record.device = dev->ssh.name;
-  o->record.host = fmt::format("{}:{}", dev->ssh.host, dev->ssh.port);
+const DeviceConfig* ActionRunner::target_device(Outcome& o, const rules::Template& device,
+                                                const rules::Event& event,
+                                                const rules::ParamPatterns& patterns) {
+  auto rendered = device.render(event, *config_.interner, patterns);
+  if (!rendered.ok()) {
+    fail(o, rendered.error->code, fmt::format("device: {}", rendered.error->message));
+    return nullptr;
+  }
+  const std::string ref(rules::strip_port(rendered.text));
+  const DeviceConfig* dev = config_.find_device(ref);
+  if (!dev) {
+    fail(o, "unknown_device", fmt::format("device '{}' is not in the inventory", ref));
+    return nullptr;
+  }
+  o.record.device = dev->ssh.name;
+  o.record.host = fmt::format("{}:{}", dev->ssh.host, dev->ssh.port);
+  return dev;
+}
 
+void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
+                           const rules::SshAction& action) {
+  auto o = begin(d, action_index, "ssh");
+  const DeviceConfig* dev = target_device(*o, action.device, d.event, action.params);
+  if (!dev) return;
   const rules::CommandPolicy& policy = action.policy ? *action.policy : config_.policy;
   std::vector<std::string> commands;
   for (std::size_t i = 0; i < action.commands.size(); ++i) {
     auto cmd = action.commands[i].render(d.event, *config_.interner, action.params);
     if (!cmd.ok())
-      return fail(cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
-    if (auto why = policy.check(cmd.text)) {
-      return fail("policy_violation", fmt::format("commands[{}]: {}", i, *why));
-    }
-    o->record.commands.push_back({cmd.text, -1, {}, false});
+      return fail(*o, cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
     commands.push_back(std::move(cmd.text));
+  }
+  ssh::Limits limits = config_.ssh.limits;
+  if (action.timeout) limits.command_timeout = *action.timeout;
+  if (action.output_limit) limits.output_limit = *action.output_limit;
+  dispatch(std::move(o), *dev, std::move(commands), policy, limits, nullptr);
+}
+
+void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_index,
+                               const rules::RunAction& run) {
+  auto o = begin(d, action_index, "run");
+  const rules::CatalogAction* ca = config_.catalog.find(run.action);
+  if (!ca) return fail(*o, "unknown_action", fmt::format("action '{}' is not in the catalog", run.action));
+  o->record.action = fmt::format("run:{}", ca->name);
+  const DeviceConfig* dev = target_device(*o, run.device, d.event, run.device_patterns);
+  if (!dev) return;
+  std::map<std::string, rules::ParamValue> values;
+  for (const auto& [name, t] : run.params) {
+    auto v = t.render(d.event, *config_.interner, run.value_patterns);
+    if (!v.ok()) return fail(*o, v.error->code, fmt::format("params.{}: {}", name, v.error->message));
+    values.emplace(name, std::move(v.text));
+  }
+  auto resolved = config_.catalog.resolve(
+      *ca, values, [this](std::string_view n) { return config_.find_device(n) != nullptr; });
+  if (auto* err = std::get_if<rules::ActionError>(&resolved)) {
+    // A value from the alert that fails its parameter type is a policy matter.
+    return fail(*o, err->code == "invalid_params" ? "policy_violation" : err->code, err->message);
+  }
+  if (ca->approval == rules::Approval::kRequired) {
+    return fail(*o, "approval_required",
+                fmt::format("action '{}' requires approval; approvals are not available yet",
+                            ca->name));
+  }
+  auto& r = std::get<rules::ResolvedAction>(resolved);
+  ssh::Limits limits = config_.ssh.limits;
+  if (ca->timeout) limits.command_timeout = *ca->timeout;
+  if (ca->output_limit) limits.output_limit = *ca->output_limit;
+  dispatch(std::move(o), *dev, std::move(r.commands), ca->policy ? *ca->policy : config_.policy,
+           limits, ca->redact ? &*ca->redact : nullptr);
+}
+
+void ActionRunner::dispatch(std::shared_ptr<Outcome> o, const DeviceConfig& dev,
+                            std::vector<std::string> commands, const rules::CommandPolicy& policy,
+                            const ssh::Limits& limits, const rules::OutputFilter* extra_redact) {
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    if (auto why = policy.check(commands[i])) {
+      o->record.commands.clear();
+      return fail(*o, "policy_violation", fmt::format("commands[{}]: {}", i, *why));
+    }
+    o->record.commands.push_back({commands[i], -1, {}, false});
   }
   if (o->record.dry_run) {
     o->index = kDryRun;
     return finish(*o);
   }
-  ssh::Limits limits = config_.ssh.limits;
-  if (action.timeout) limits.command_timeout = *action.timeout;
-  if (action.output_limit) limits.output_limit = *action.output_limit;
-  executor_.submit(dev->ssh, std::move(commands), limits, [this, o](ssh::ExecResult result) {
+  executor_.submit(dev.ssh, std::move(commands), limits, [this, o, extra_redact](ssh::ExecResult result) {
     for (std::size_t i = 0; i < o->record.commands.size(); ++i) {
       if (i >= result.commands.size()) break;
       auto& rec = o->record.commands[i];
       rec.exit_status = result.commands[i].exit_status;
       rec.truncated = result.commands[i].truncated;
       rec.output = config_.output_filter.apply(result.commands[i].output);
+      if (extra_redact) rec.output = extra_redact->apply(rec.output);
     }
     if (!result.ok()) {
       o->index = kFailed;

@@ -29,7 +29,19 @@ class ActionRunner {
 
  private:
   struct Outcome;
+  std::shared_ptr<Outcome> begin(const rules::Decision& d, std::size_t action_index,
+                                 std::string_view kind);
+  void fail(Outcome& o, std::string code, std::string message);
+  // Renders, strips ":port" and looks up the target; fails `o` when it cannot.
+  const DeviceConfig* target_device(Outcome& o, const rules::Template& device,
+                                    const rules::Event& event,
+                                    const rules::ParamPatterns& patterns);
   void run_ssh(const rules::Decision& d, std::size_t action_index, const rules::SshAction& action);
+  void run_catalog(const rules::Decision& d, std::size_t action_index, const rules::RunAction& run);
+  // Policy check of every final command, then dry-run or SSH; always finishes `o`.
+  void dispatch(std::shared_ptr<Outcome> o, const DeviceConfig& dev,
+                std::vector<std::string> commands, const rules::CommandPolicy& policy,
+                const ssh::Limits& limits, const rules::OutputFilter* extra_redact);
   void run_log(const rules::Decision& d, std::size_t action_index, const rules::LogAction& action);
   void finish(const Outcome& outcome);
 

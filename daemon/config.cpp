@@ -202,6 +202,108 @@ void parse_devices(const YamlMap& top, const fs::path& base, Config& cfg, Config
   }
 }
 
+bool secret_property(std::string_view name) {
+  return name.find("password") != std::string_view::npos ||
+         name.find("secret") != std::string_view::npos ||
+         name.find("sasl.jaas") != std::string_view::npos || name == "ssl.key.pem" ||
+         name == "ssl_key";
+}
+
+void parse_kafka_properties(const YamlMap& km, const fs::path& base, KafkaConfig& k,
+                            ConfigErrors& errors) {
+  if (!km.has("properties")) return;
+  const YAML::Node props = km.node("properties");
+  if (!props.IsMap()) {
+    errors.add(props, km.child_path("properties"), "expected a mapping of librdkafka properties");
+    return;
+  }
+  for (auto it = props.begin(); it != props.end(); ++it) {
+    const std::string name = it->first.as<std::string>("");
+    const std::string ppath = fmt::format("{}.{}", km.child_path("properties"), name);
+    KafkaProperty p;
+    if (it->second.IsScalar()) {
+      if (secret_property(name)) {
+        errors.add(it->second, ppath,
+                   "inline secrets are not allowed: use {env: VAR} or {file: PATH}");
+        continue;
+      }
+      p.value = it->second.Scalar();
+    } else {
+      YamlMap rm(it->second, ppath, errors, {"env", "file"});
+      if (!rm.valid()) continue;
+      if (rm.has("env") == rm.has("file")) {
+        errors.add(it->second, ppath, "expected exactly one of env or file");
+        continue;
+      }
+      p.env = rm.string("env").value_or("");
+      if (auto f = rm.string("file")) p.file = resolve(base, *f);
+    }
+    k.properties[name] = std::move(p);
+  }
+}
+
+void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
+  if (!top.has("kafka")) return;
+  YamlMap m(top.node("kafka"), "kafka", errors,
+            {"brokers", "group_id", "topics", "properties", "embedded_partitions",
+             "max_message_bytes"});
+  if (!m.valid()) return;
+  KafkaConfig& k = cfg.kafka;
+  k.enabled = true;
+  if (auto b = m.string("brokers", true)) {
+    k.embedded = *b == "embedded";
+    if (!k.embedded) k.brokers = *b;
+  }
+  if (auto g = m.string("group_id")) k.group_id = *g;
+  if (auto p = m.integer("embedded_partitions", 1, 256)) k.embedded_partitions = static_cast<int>(*p);
+  if (auto v = m.size("max_message_bytes")) k.max_message_bytes = *v;
+  if (m.has("topics")) {
+    YamlMap tm(m.node("topics"), "kafka.topics", errors,
+               {"intents", "results", "dead_letter", "alerts"});
+    if (tm.valid()) {
+      k.topics.intents = tm.string("intents").value_or(k.topics.intents);
+      k.topics.results = tm.string("results").value_or(k.topics.results);
+      k.topics.dead_letter = tm.string("dead_letter").value_or(k.topics.dead_letter);
+      k.topics.alerts = tm.string("alerts").value_or(k.topics.alerts);
+    }
+  }
+  parse_kafka_properties(m, base, k, errors);
+}
+
+// Rules reach catalog actions by name: checked once both are loaded.
+void check_run_actions(const Config& cfg, ConfigErrors& errors) {
+  for (const rules::Rule& rule : cfg.rules.rules) {
+    for (const rules::Action& action : rule.actions) {
+      const auto* run = std::get_if<rules::RunAction>(&action.spec);
+      if (!run) continue;
+      auto report = [&](std::string path, std::string message) {
+        rules::ConfigError e = run->where;
+        e.path = std::move(path);
+        e.message = std::move(message);
+        errors.add(std::move(e));
+      };
+      const rules::CatalogAction* ca = cfg.catalog.find(run->action);
+      if (!ca) {
+        report(run->where.path + ".action",
+               fmt::format("unknown action '{}' (not in the action catalog)", run->action));
+        continue;
+      }
+      for (const auto& [name, t] : run->params) {
+        if (!ca->param(name)) {
+          report(fmt::format("{}.params.{}", run->where.path, name),
+                 fmt::format("action '{}' has no parameter '{}'", ca->name, name));
+        }
+      }
+      for (const rules::ParamSpec& p : ca->params) {
+        if (p.required && !p.default_value && !run->params.contains(p.name)) {
+          report(run->where.path + ".params",
+                 fmt::format("missing required parameter '{}' of action '{}'", p.name, ca->name));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& errors) {
@@ -215,7 +317,8 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     return nullptr;
   }
   const fs::path base = fs::absolute(path).parent_path();
-  YamlMap top(*root, "", local, {"server", "log", "audit", "engine", "ssh", "devices", "rules"});
+  YamlMap top(*root, "", local, {"server", "log", "audit", "engine", "ssh", "devices", "rules", "catalog",
+                          "kafka", "state"});
   if (top.valid()) {
     parse_server(top, *cfg, local);
     if (top.has("log")) {
@@ -242,6 +345,16 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     parse_ssh(top, base, *cfg, local);
     parse_devices(top, base, *cfg, local);
     for (const auto& f : top.string_list("rules")) cfg->rules_files.push_back(resolve(base, f));
+    for (const auto& f : top.string_list("catalog"))
+      cfg->catalog_files.push_back(resolve(base, f));
+    parse_kafka(top, base, *cfg, local);
+    if (top.has("state")) {
+      YamlMap sm(top.node("state"), "state", local, {"path"});
+      if (auto p = sm.string("path", true)) cfg->state.path = resolve(base, *p);
+    }
+    if (cfg->kafka.enabled && cfg->state.path.empty()) {
+      local.add(*root, "state.path", "required when kafka is configured (at-most-once execution)");
+    }
     if (cfg->audit_path.empty()) local.add(*root, "audit.path", "missing required field");
   }
   for (auto& dev : cfg->devices) {
@@ -252,8 +365,10 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     }
   }
   errors.append(local);
+  for (const auto& f : cfg->catalog_files) rules::load_catalog_file(f, cfg->catalog, errors);
   for (const auto& f : cfg->rules_files)
     rules::load_rules_file(f, *cfg->interner, cfg->rules, errors);
+  check_run_actions(*cfg, errors);
   if (!errors.empty()) return nullptr;
   return cfg;
 }

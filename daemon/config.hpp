@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "connectors/ssh/ssh_executor.hpp"
+#include "rules/action_catalog.hpp"
 #include "rules/command_policy.hpp"
 #include "rules/config_error.hpp"
 #include "rules/output_filter.hpp"
@@ -40,6 +41,35 @@ struct SshConfig {
   std::vector<std::string> redact;
 };
 
+// A librdkafka property whose value is a secret is given by reference only.
+struct KafkaProperty {
+  std::string value;      // inline value (never a secret)
+  std::string env;        // or: environment variable holding it
+  std::string file;       // or: file holding it (trailing newline stripped)
+};
+
+struct KafkaTopics {
+  std::string intents = "aiopsd.intents";
+  std::string results = "aiopsd.intent-results";
+  std::string dead_letter = "aiopsd.dead-letter";
+  std::string alerts = "aiopsd.alerts";  // Alertmanager webhook payloads; "" disables
+};
+
+struct KafkaConfig {
+  bool enabled = false;
+  bool embedded = false;  // brokers: embedded -> librdkafka's mock cluster in process
+  std::string brokers;
+  int embedded_partitions = 4;
+  std::string group_id = "aiopsd";
+  KafkaTopics topics;
+  std::map<std::string, KafkaProperty> properties;
+  std::uint64_t max_message_bytes = 1024 * 1024;
+};
+
+struct StateConfig {
+  std::string path;  // the durable state store (intents started and finished)
+};
+
 struct DeviceConfig {
   ssh::Device ssh;
   std::map<std::string, std::string> labels;
@@ -54,9 +84,13 @@ struct Config {
   SshConfig ssh;
   std::vector<DeviceConfig> devices;
   std::vector<std::string> rules_files;
+  std::vector<std::string> catalog_files;
+  KafkaConfig kafka;
+  StateConfig state;
   // Compiled at load:
   std::shared_ptr<rules::Interner> interner;
   rules::RuleSet rules;
+  rules::ActionCatalog catalog;
   rules::CommandPolicy policy;
   rules::OutputFilter output_filter;
 

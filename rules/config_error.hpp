@@ -29,6 +29,7 @@ class ConfigErrors {
   void add(const YAML::Node& at, std::string_view path, std::string message);
   void add(const YAML::Mark& at, std::string_view path, std::string message);
   void add_unlocated(std::string_view path, std::string message);
+  void add(ConfigError e) { errors_.push_back(std::move(e)); }
   void set_file(std::string file) { file_ = std::move(file); }
   const std::string& file() const { return file_; }
   bool empty() const { return errors_.empty(); }

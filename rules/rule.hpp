@@ -3,6 +3,7 @@
 // patterns compiled once at load. The Engine indexes these for matching.
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,9 +41,22 @@ struct LogAction {
   Template message;
 };
 
+// Runs a catalog action: parameter values are rendered from the alert, then
+// checked against the action's typed parameters before any command exists.
+// The action name and parameter names are checked against the catalog when
+// the config is loaded (`where` locates the errors).
+struct RunAction {
+  std::string action;
+  Template device;
+  ParamPatterns device_patterns;  // the default parameter pattern
+  std::map<std::string, Template> params;
+  ParamPatterns value_patterns;  // permissive: the catalog's types are the check
+  ConfigError where;
+};
+
 struct Action {
-  std::string kind;  // "ssh" | "log"; the metrics label
-  std::variant<SshAction, LogAction> spec;
+  std::string kind;  // "ssh" | "log" | "run"; the metrics label
+  std::variant<SshAction, LogAction, RunAction> spec;
 };
 
 struct Rule {

@@ -175,6 +175,40 @@ std::optional<SshAction> parse_ssh(const YAML::Node& node, const std::string& pa
   return a;
 }
 
+std::optional<RunAction> parse_run(const YAML::Node& node, const std::string& path,
+                                   Interner& interner, ConfigErrors& errors) {
+  YamlMap m(node, path, errors, {"action", "device", "params"});
+  if (!m.valid()) return std::nullopt;
+  const std::size_t before = errors.all().size();
+  RunAction a;
+  a.where = ConfigError{errors.file(), node.Mark().line + 1, node.Mark().column + 1, path, ""};
+  a.action = m.string("action", true).value_or("");
+  if (!m.has("device")) {
+    errors.add(node, m.child_path("device"), "missing required field");
+  } else if (auto t = parse_template(m.node("device"), m.child_path("device"), interner, errors)) {
+    a.device = std::move(*t);
+  }
+  if (m.has("params")) {
+    const YAML::Node p = m.node("params");
+    if (!p.IsMap()) {
+      errors.add(p, m.child_path("params"), "expected a mapping of parameter name to template");
+    } else {
+      for (auto it = p.begin(); it != p.end(); ++it) {
+        const std::string name = it->first.as<std::string>("");
+        const std::string ppath = fmt::format("{}.{}", m.child_path("params"), name);
+        auto t = parse_template(it->second, ppath, interner, errors);
+        if (!t) continue;
+        // Any text may come out of the alert here: the catalog's parameter
+        // type is the check, and nothing reaches a command before it passes.
+        for (const auto& ref : t->references()) a.value_patterns.set(ref, "(?s).{0,4096}");
+        a.params.emplace(name, std::move(*t));
+      }
+    }
+  }
+  if (errors.all().size() != before) return std::nullopt;
+  return a;
+}
+
 void parse_actions(const YAML::Node& rule_node, const YAML::Node& node, const std::string& path,
                    Interner& interner, Rule& rule, ConfigErrors& errors) {
   if (!node.IsDefined()) {
@@ -188,13 +222,17 @@ void parse_actions(const YAML::Node& rule_node, const YAML::Node& node, const st
   }
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string apath = fmt::format("{}[{}]", path, i);
-    YamlMap am(node[i], apath, errors, {"ssh", "log"});
+    YamlMap am(node[i], apath, errors, {"ssh", "log", "run"});
     if (!am.valid()) continue;
-    if (am.has("ssh") == am.has("log")) {
-      errors.add(node[i], apath, "expected exactly one of ssh or log");
+    if (am.has("ssh") + am.has("log") + am.has("run") != 1) {
+      errors.add(node[i], apath, "expected exactly one of ssh, log or run");
       continue;
     }
-    if (am.has("ssh")) {
+    if (am.has("run")) {
+      if (auto a = parse_run(am.node("run"), am.child_path("run"), interner, errors)) {
+        rule.actions.push_back({"run", std::move(*a)});
+      }
+    } else if (am.has("ssh")) {
       if (auto a = parse_ssh(am.node("ssh"), am.child_path("ssh"), interner, errors)) {
         rule.actions.push_back({"ssh", std::move(*a)});
       }

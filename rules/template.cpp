@@ -10,8 +10,8 @@ std::shared_ptr<const RE2> compile(const std::string& pattern) {
   opts.set_log_errors(false);
   return std::make_shared<const RE2>(pattern, opts);
 }
+}  // namespace
 
-// Hostile values are quoted in errors; keep them bounded and printable.
 std::string quote_value(std::string_view v) {
   std::string out = "\"";
   std::size_t n = 0;
@@ -29,7 +29,6 @@ std::string quote_value(std::string_view v) {
   out += '"';
   return out;
 }
-}  // namespace
 
 ParamPatterns::ParamPatterns() : default_(compile(std::string(kDefaultParamPattern))) {}
 

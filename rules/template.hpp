@@ -70,6 +70,10 @@ class Template {
   std::vector<Segment> segments_;
 };
 
+// A hostile value for an error message: quoted, control characters escaped,
+// at most 64 bytes shown.
+std::string quote_value(std::string_view v);
+
 // "10.0.0.1:9100" -> "10.0.0.1", "[::1]:9100" -> "::1", "sw-1" -> "sw-1".
 std::string_view strip_port(std::string_view host);
 

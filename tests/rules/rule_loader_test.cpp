@@ -108,7 +108,7 @@ TEST(RuleLoader, ReportsEveryErrorAtOnce) {
       "rules.yaml:11:13: rules[2].status: unknown status 'sometimes' (expected firing, resolved or "
       "any)\n"
       "rules.yaml:9:5: rules[2]: count and window go together: set both or neither\n"
-      "rules.yaml:12:15: rules[2].actions[0]: expected exactly one of ssh or log\n"
+      "rules.yaml:12:15: rules[2].actions[0]: expected exactly one of ssh, log or run\n"
       "rules.yaml:15:13: rules[3].window: invalid duration 'soon' (expected e.g. 500ms, 30s, 5m, "
       "1h)\n"
       "rules.yaml:13:5: rules[3]: count and window go together: set both or neither\n"
@@ -185,9 +185,9 @@ TEST(RuleLoader, EachErrorExactly) {
       {rule_with("    actions: [{ssh: {commands: [show]}}]\n"),
        "rules.yaml:4:21: rules[0].actions[0].ssh.device: missing required field\n"},
       {rule_with("    actions: [{ssh: {device: d, commands: [x]}, log: {message: m}}]\n"),
-       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh or log\n"},
+       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log or run\n"},
       {rule_with("    actions: [{}]\n"),
-       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh or log\n"},
+       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log or run\n"},
       {rule_with("    actions: [{log: {text: m}}]\n"),
        "rules.yaml:4:22: rules[0].actions[0].log.text: unknown field\n"
        "rules.yaml:4:21: rules[0].actions[0].log.message: missing required field\n"},
