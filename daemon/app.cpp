@@ -4,6 +4,10 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "daemon/action_runner.hpp"
@@ -11,6 +15,9 @@
 #include "daemon/audit_log.hpp"
 #include "daemon/event_queue.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/intent_service.hpp"
+#include "daemon/kafka_ingest.hpp"
+#include "daemon/state_store.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "rules/engine.hpp"
@@ -57,6 +64,17 @@ struct App::Impl {
   std::unique_ptr<ActionRunner> runner;
   std::unique_ptr<AlertRoutes> routes;
   std::unique_ptr<HttpServer> server;
+  // Kafka (when configured): embedded broker, durable state, clients.
+  std::unique_ptr<kafka::EmbeddedCluster> kafka_cluster;
+  std::unique_ptr<StateStore> state;
+  std::unique_ptr<kafka::Producer> producer;
+  std::unique_ptr<IntentService> intents;
+  std::unique_ptr<kafka::Consumer> consumer;
+  std::unique_ptr<KafkaIngest> kafka_ingest;
+  std::thread lag_thread;
+  std::mutex lag_mu;
+  std::condition_variable lag_cv;
+  std::string kafka_bootstrap;
   std::thread http_thread, ssh_thread, engine_thread;
   std::atomic<bool> running{false};
   std::uint16_t port = 0;
@@ -90,6 +108,103 @@ struct App::Impl {
   }
 };
 
+namespace {
+
+// A librdkafka property given by reference is read now, never logged.
+std::string resolve_property(const std::string& name, const KafkaProperty& p) {
+  if (!p.env.empty()) {
+    const char* v = std::getenv(p.env.c_str());
+    if (!v) throw std::runtime_error(fmt::format("kafka.properties.{}: environment variable {} is not set", name, p.env));
+    return v;
+  }
+  if (!p.file.empty()) {
+    std::ifstream in(p.file);
+    if (!in) throw std::runtime_error(fmt::format("kafka.properties.{}: cannot read {}", name, p.file));
+    std::string v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+    return v;
+  }
+  return p.value;
+}
+
+}  // namespace
+
+void App::start_kafka() {
+  Impl& s = *impl_;
+  const Config& cfg = *s.config;
+  const KafkaConfig& k = cfg.kafka;
+  kafka::ClientConfig cc;
+  std::string error;
+  if (k.embedded) {
+    s.kafka_cluster = kafka::EmbeddedCluster::start(1, error);
+    if (!s.kafka_cluster) throw std::runtime_error("embedded kafka: " + error);
+    for (const std::string& t : {k.topics.intents, k.topics.results, k.topics.dead_letter, k.topics.alerts}) {
+      if (!t.empty() && !s.kafka_cluster->create_topic(t, k.embedded_partitions, error))
+        throw std::runtime_error(fmt::format("embedded kafka: topic {}: {}", t, error));
+    }
+    cc.brokers = s.kafka_cluster->bootstrap();
+    if (!k.bootstrap_file.empty()) {
+      std::filesystem::create_directories(std::filesystem::path(k.bootstrap_file).parent_path());
+      std::ofstream(k.bootstrap_file) << cc.brokers << '\n';
+    }
+    log::info("kafka", "embedded Kafka (librdkafka mock cluster) listening at {}; topics {}, {}, {}, {}",
+              cc.brokers, k.topics.intents, k.topics.results, k.topics.dead_letter, k.topics.alerts);
+  } else {
+    cc.brokers = k.brokers;
+  }
+  for (const auto& [name, p] : k.properties) cc.properties[name] = resolve_property(name, p);
+  if (k.embedded && !cc.properties.contains("session.timeout.ms")) {
+    // The mock broker holds a rejoining group for the old member's whole
+    // session timeout (librdkafka's default is 45s): keep restarts quick.
+    cc.properties["session.timeout.ms"] = "6000";
+  }
+  s.kafka_bootstrap = cc.brokers;
+  s.state = std::make_unique<StateStore>(cfg.state.path);
+  s.producer = kafka::Producer::create(cc, error);
+  if (!s.producer) throw std::runtime_error("kafka producer: " + error);
+  s.intents = std::make_unique<IntentService>(cfg, *s.executor, *s.audit, s.metrics, *s.state,
+                                               *s.producer);
+  s.intents->report_interrupted();
+  std::vector<std::string> topics{k.topics.intents};
+  if (!k.topics.alerts.empty()) topics.push_back(k.topics.alerts);
+  s.consumer = kafka::Consumer::create(cc, k.group_id, topics, error);
+  if (!s.consumer) throw std::runtime_error("kafka consumer: " + error);
+  s.kafka_ingest = std::make_unique<KafkaIngest>(cfg, *s.intents, s.queue, s.metrics, *s.producer,
+                                                 *s.consumer);
+  s.consumer->start([ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
+  s.lag_thread = std::thread([&s] {
+    std::unique_lock lock(s.lag_mu);
+    while (!s.lag_cv.wait_for(lock, std::chrono::seconds(5), [&s] { return !s.running.load(); })) {
+      for (const auto& l : s.consumer->lag()) {
+        s.metrics.kafka_lag.Add({{"topic", l.topic}, {"partition", std::to_string(l.partition)}})
+            .Set(static_cast<double>(l.lag));
+      }
+    }
+  });
+}
+
+void App::stop_kafka() {
+  Impl& s = *impl_;
+  if (!s.consumer) return;
+  {
+    std::lock_guard lock(s.lag_mu);
+  }
+  s.lag_cv.notify_all();
+  if (s.lag_thread.joinable()) s.lag_thread.join();
+  s.kafka_ingest->stop();
+  // Intents already handed out finish (bounded by the drain timeout) so
+  // their offsets can be committed; then the consumer commits and leaves.
+  auto deadline = std::chrono::steady_clock::now() + s.options.drain_timeout;
+  s.consumer->pause();
+  while (s.intents->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  s.consumer->stop();
+  s.producer->flush(std::chrono::seconds(10));
+}
+
+std::string App::kafka_bootstrap() const { return impl_->kafka_bootstrap; }
+
 App::App(std::unique_ptr<Config> config, AppOptions options)
     : impl_(std::make_unique<Impl>(std::move(config), options)) {}
 
@@ -113,9 +228,12 @@ void App::start() {
     m->ssh_sessions_active.Set(static_cast<double>(n));
   };
   s.executor = std::make_unique<ssh::SshExecutor>(s.ssh_io.get_executor(), std::move(eo));
+  s.ssh_work.emplace(s.ssh_io.get_executor());
   s.runner = std::make_unique<ActionRunner>(cfg, *s.executor, *s.audit, s.metrics);
   alertmanager::DecodeLimits limits;
   limits.max_labels = cfg.engine.max_labels;
+  s.ssh_thread = std::thread([&s] { s.ssh_io.run(); });
+  if (cfg.kafka.enabled) start_kafka();
   s.routes = std::make_unique<AlertRoutes>(*cfg.interner, limits, s.queue, s.metrics,
                                            [this] { return impl_->running.load(); });
   HttpServerOptions ho;
@@ -128,8 +246,6 @@ void App::start() {
   s.port = s.server->start();
 
   s.http_work.emplace(s.http_io.get_executor());
-  s.ssh_work.emplace(s.ssh_io.get_executor());
-  s.ssh_thread = std::thread([&s] { s.ssh_io.run(); });
   s.engine_thread = std::thread([&s] { s.engine_loop(); });
   s.http_thread = std::thread([&s] { s.http_io.run(); });
   s.running = true;
@@ -147,6 +263,7 @@ void App::stop() {
   s.server->stop();
   s.http_work.reset();
   s.http_thread.join();  // returns once every connection is closed
+  stop_kafka();
   s.queue.close();
   s.engine_thread.join();
   auto deadline = std::chrono::steady_clock::now() + s.options.drain_timeout;
@@ -171,7 +288,9 @@ Metrics& App::metrics() { return impl_->metrics; }
 bool App::wait_idle(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (impl_->queue.idle() && impl_->runner->in_flight() == 0) return true;
+    if (impl_->queue.idle() && impl_->runner->in_flight() == 0 &&
+        (!impl_->intents || impl_->intents->in_flight() == 0))
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;

@@ -3,11 +3,14 @@
 // to it over loopback; main() only parses flags and calls it.
 //
 // Threads: the caller's (start/stop), one HTTP io thread, one engine thread
-// (queue -> rules -> ActionRunner), one SSH io thread.
+// (queue -> rules -> ActionRunner), one SSH io thread; with Kafka, the
+// consumer's poll thread (intents, alerts), the producer's poll thread and a
+// lag sampler.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "daemon/config.hpp"
 #include "rules/clock.hpp"
@@ -43,8 +46,13 @@ class App {
   Metrics& metrics();
   // True once the queue is empty and no action is in flight (tests).
   bool wait_idle(std::chrono::milliseconds timeout);
+  // The Kafka bootstrap address in use (the embedded cluster's when
+  // brokers: embedded); empty without Kafka.
+  std::string kafka_bootstrap() const;
 
  private:
+  void start_kafka();
+  void stop_kafka();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -60,6 +60,11 @@ std::string AuditLog::to_json(const AuditRecord& r) {
   boost::json::array fps;
   for (auto fp : r.fingerprints) fps.emplace_back(rules::fingerprint_hex(fp));
   o["fingerprints"] = std::move(fps);
+  if (!r.intent_id.empty()) {
+    o["intent_id"] = r.intent_id;
+    o["requested_by"] = r.requested_by;
+    o["correlation_id"] = r.correlation_id;
+  }
   return boost::json::serialize(o);
 }
 

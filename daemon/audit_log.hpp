@@ -24,7 +24,7 @@ struct AuditRecord {
   std::chrono::system_clock::time_point time;
   std::string rule;
   std::string group_key;
-  std::string action;  // ssh | log
+  std::string action;  // ssh | log | run:NAME | intent:NAME
   std::string device;
   std::string host;
   std::vector<AuditCommand> commands;
@@ -34,6 +34,10 @@ struct AuditRecord {
   std::chrono::milliseconds duration{0};
   bool dry_run = false;
   std::vector<std::uint64_t> fingerprints;
+  // Intents only: who asked, under which id.
+  std::string intent_id;
+  std::string requested_by;
+  std::string correlation_id;
 };
 
 class AuditLog {

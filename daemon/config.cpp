@@ -245,8 +245,8 @@ void parse_kafka_properties(const YamlMap& km, const fs::path& base, KafkaConfig
 void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("kafka")) return;
   YamlMap m(top.node("kafka"), "kafka", errors,
-            {"brokers", "group_id", "topics", "properties", "embedded_partitions",
-             "max_message_bytes"});
+            {"brokers", "bootstrap_file", "group_id", "topics", "properties",
+             "embedded_partitions", "max_message_bytes"});
   if (!m.valid()) return;
   KafkaConfig& k = cfg.kafka;
   k.enabled = true;
@@ -255,6 +255,7 @@ void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigEr
     if (!k.embedded) k.brokers = *b;
   }
   if (auto g = m.string("group_id")) k.group_id = *g;
+  if (auto f = m.string("bootstrap_file")) k.bootstrap_file = resolve(base, *f);
   if (auto p = m.integer("embedded_partitions", 1, 256)) k.embedded_partitions = static_cast<int>(*p);
   if (auto v = m.size("max_message_bytes")) k.max_message_bytes = *v;
   if (m.has("topics")) {

@@ -59,6 +59,7 @@ struct KafkaConfig {
   bool enabled = false;
   bool embedded = false;  // brokers: embedded -> librdkafka's mock cluster in process
   std::string brokers;
+  std::string bootstrap_file;  // embedded: where to write the bootstrap address
   int embedded_partitions = 4;
   std::string group_id = "aiopsd";
   KafkaTopics topics;

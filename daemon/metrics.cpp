@@ -50,11 +50,39 @@ Metrics::Metrics()
                         .Name("aiopsd_http_requests_total")
                         .Help("HTTP requests by route and status code")
                         .Register(*registry)),
+      kafka_consumed(BuildCounter()
+                         .Name("aiopsd_kafka_messages_consumed_total")
+                         .Help("Kafka messages consumed by topic")
+                         .Register(*registry)),
+      kafka_lag(BuildGauge()
+                    .Name("aiopsd_kafka_consumer_lag")
+                    .Help("Messages behind the high watermark by topic and partition")
+                    .Register(*registry)),
+      intents(BuildCounter()
+                  .Name("aiopsd_intents_total")
+                  .Help("Intents by catalog action and final status")
+                  .Register(*registry)),
+      intent_duration_family(BuildHistogram()
+                                 .Name("aiopsd_intent_duration_seconds")
+                                 .Help("Time from an intent's arrival to its final result")
+                                 .Register(*registry)),
+      kafka_produce_errors_family(BuildCounter()
+                                      .Name("aiopsd_kafka_produce_errors_total")
+                                      .Help("Kafka deliveries that failed for good (retried)")
+                                      .Register(*registry)),
+      dead_letters(BuildCounter()
+                       .Name("aiopsd_dead_letters_total")
+                       .Help("Messages sent to the dead-letter topic by reason")
+                       .Register(*registry)),
       action_duration(action_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                       2.5, 5, 10, 30, 60})),
       event_queue_depth(event_queue_depth_family.Add({})),
-      ssh_sessions_active(ssh_sessions_active_family.Add({})) {
+      ssh_sessions_active(ssh_sessions_active_family.Add({})),
+      intent_duration(intent_duration_family.Add(
+          {}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                      0.5, 1, 2.5, 5, 10, 30, 60})),
+      kafka_produce_errors(kafka_produce_errors_family.Add({})) {
   build_info.Add({{"version", std::string(kVersion)}, {"revision", std::string(kRevision)}}).Set(1);
 }
 

@@ -29,10 +29,18 @@ struct Metrics {
   prometheus::Family<prometheus::Gauge>& ssh_sessions_active_family;
   prometheus::Family<prometheus::Gauge>& build_info;
   prometheus::Family<prometheus::Counter>& http_requests;
+  prometheus::Family<prometheus::Counter>& kafka_consumed;
+  prometheus::Family<prometheus::Gauge>& kafka_lag;
+  prometheus::Family<prometheus::Counter>& intents;
+  prometheus::Family<prometheus::Histogram>& intent_duration_family;
+  prometheus::Family<prometheus::Counter>& kafka_produce_errors_family;
+  prometheus::Family<prometheus::Counter>& dead_letters;
 
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;
   prometheus::Gauge& ssh_sessions_active;
+  prometheus::Histogram& intent_duration;
+  prometheus::Counter& kafka_produce_errors;
 
   prometheus::Counter& rejected(std::string_view connector, std::string_view reason);
 };

@@ -133,7 +133,7 @@ std::variant<std::string, ActionError> check_value(const ParamSpec& spec, const 
       if (const auto* i = std::get_if<std::int64_t>(&v)) {
         n = *i;
       } else if (const auto* s = std::get_if<std::string>(&v);
-                 !s || !RE2::FullMatch(*s, R"(-?[0-9]{1,18})", &n)) {
+                 !s || !RE2::FullMatch(*s, R"((-?[0-9]{1,18}))", &n)) {
         // Alert labels are strings: "42" is accepted as an integer.
         return invalid(spec, fmt::format("expected an integer, got {}", describe(v)));
       }
@@ -272,22 +272,28 @@ std::optional<ParamSpec> parse_param(const YAML::Node& node, const std::string& 
   return p;
 }
 
-void parse_params(const YamlMap& m, CatalogAction& a, ConfigErrors& errors) {
-  if (!m.has("params")) return;
+// Returns every declared name, valid or not, so a bad declaration is not
+// reported again as an undeclared reference.
+std::set<std::string> parse_params(const YamlMap& m, CatalogAction& a, ConfigErrors& errors) {
+  std::set<std::string> declared;
+  if (!m.has("params")) return declared;
   const YAML::Node node = m.node("params");
   if (!node.IsMap()) {
     errors.add(node, m.child_path("params"), "expected a mapping of parameter name to spec");
-    return;
+    return declared;
   }
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string name = it->first.as<std::string>("");
+    declared.insert(name);
     if (auto p = parse_param(it->second, name, m.child_path("params") + "." + name, errors)) {
       a.params.push_back(std::move(*p));
     }
   }
+  return declared;
 }
 
-void parse_commands(const YamlMap& m, CatalogAction& a, ConfigErrors& errors) {
+void parse_commands(const YamlMap& m, const std::set<std::string>& declared, CatalogAction& a,
+                    ConfigErrors& errors) {
   const YAML::Node cmds = m.node("commands");
   if (!cmds.IsDefined() || !cmds.IsSequence() || cmds.size() == 0) {
     errors.add(cmds.IsDefined() ? cmds : m.node("name"), m.child_path("commands"),
@@ -307,7 +313,7 @@ void parse_commands(const YamlMap& m, CatalogAction& a, ConfigErrors& errors) {
       continue;
     }
     for (const std::string& ref : t->references()) {
-      if (!a.param(ref)) {
+      if (!declared.contains(ref)) {
         errors.add(cmds[i], cpath, fmt::format("params.{} is not a declared parameter", ref));
       }
     }
@@ -362,8 +368,8 @@ void parse_action(const YAML::Node& node, const std::string& path, const std::st
     a.name = *name;
   }
   a.description = m.string("description").value_or("");
-  parse_params(m, a, errors);
-  parse_commands(m, a, errors);
+  const auto declared = parse_params(m, a, errors);
+  parse_commands(m, declared, a, errors);
   parse_guards(m, a, errors);
   if (errors.all().size() == before) out.add(std::move(a));
 }

@@ -347,6 +347,12 @@ class Session {
         }
       }
       if (!progressed && !(out_eof && err_eof)) {
+        // Reading one stream can pull the other's data (and the EOF) off the
+        // socket into libssh2's buffers: never wait on the socket, nor call
+        // it the end, while either stream still has buffered data.
+        const bool buffered =
+            libssh2_poll_channel_read(ch, 0) > 0 || libssh2_poll_channel_read(ch, 1) > 0;
+        if (buffered) continue;
         if (libssh2_channel_eof(ch)) {
           out_eof = err_eof = true;
         } else if (!co_await wait_socket()) {

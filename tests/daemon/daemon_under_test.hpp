@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -17,8 +18,11 @@ namespace aiopsd::testing {
 class DaemonUnderTest {
  public:
   // `config_tail` is appended after server/audit (ssh, devices, engine...).
+  // `files` (name -> text) are written next to the config first (catalogs...).
   DaemonUnderTest(const std::string& config_tail, const std::string& rules_yaml,
-                  daemon::AppOptions options = {}) {
+                  daemon::AppOptions options = {},
+                  const std::map<std::string, std::string>& files = {}) {
+    for (const auto& [name, text] : files) dir_.write(name, text);
     dir_.write("rules.yaml", rules_yaml);
     std::string path = dir_.write(
         "aiopsd.yaml",

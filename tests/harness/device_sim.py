@@ -49,6 +49,10 @@ def answer(cmd):
         return POE + "\n", "", 0
     if cmd in ("show bgp summary", "show ip bgp summary"):
         return BGP + "\n", "", 0
+    if m := re.fullmatch(r"show logging last (\d+)", cmd):
+        return "".join(f"log line {i}\n" for i in range(int(m.group(1)))), "", 0
+    if m := re.fullmatch(r"show marker (\S+)", cmd):  # load tests: a tagged no-op
+        return f"marker {m.group(1)}\n", "", 0
     if cmd == "show version":
         return VERSION + "\n", "", 0
     if cmd == "show running-config":

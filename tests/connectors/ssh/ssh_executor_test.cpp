@@ -354,3 +354,41 @@ TEST(SshExecutorNames, ErrorCodesHaveStableNames) {
 
 }  // namespace
 }  // namespace aiopsd::ssh
+
+namespace aiopsd::ssh {
+namespace {
+// Many sessions at once on one io thread: every one completes with its output.
+// Guards against waiting on the socket while libssh2 holds buffered data.
+TEST(SshExecutorLoad, ManyConcurrentSessionsAllComplete) {
+  testing::SshdFixture sshd;
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  ExecutorOptions o;
+  o.max_sessions = 64;
+  SshExecutor executor(io.get_executor(), o);
+  std::thread t([&] { io.run(); });
+  std::vector<std::future<ExecResult>> results;
+  for (int i = 0; i < 100; ++i) {
+    auto p = std::make_shared<std::promise<ExecResult>>();
+    results.push_back(p->get_future());
+    Limits limits;
+    limits.command_timeout = std::chrono::seconds(60);
+    executor.submit(sshd.device(fmt::format("d{}", i % 50)), {fmt::format("show marker m{}", i)},
+                    limits, [p](ExecResult r) { p->set_value(std::move(r)); });
+  }
+  int i = 0;
+  for (auto& f : results) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(120)), std::future_status::ready);
+    ExecResult r = f.get();
+    EXPECT_TRUE(r.ok()) << r.error_message;
+    ASSERT_EQ(r.commands.size(), 1u);
+    EXPECT_EQ(r.commands[0].output, fmt::format("marker m{}\n", i));
+    EXPECT_LT(r.duration, std::chrono::seconds(30)) << i;
+    ++i;
+  }
+  guard.reset();
+  io.stop();
+  t.join();
+}
+}  // namespace
+}  // namespace aiopsd::ssh

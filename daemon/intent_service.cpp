@@ -1,0 +1,363 @@
+#include "daemon/intent_service.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "daemon/log.hpp"
+#include "rules/event.hpp"
+
+namespace aiopsd::daemon {
+
+namespace json = boost::json;
+using Clock = std::chrono::system_clock;
+
+struct IntentService::Job {
+  rules::Intent intent;
+  std::string raw_id;  // best-effort id of an undecodable message
+  std::string_view raw_value;  // the message bytes; valid during handle() only
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  Clock::time_point received_at;
+  Clock::time_point started_at{};
+  std::chrono::steady_clock::time_point received_steady;
+  const DeviceConfig* device = nullptr;
+  std::vector<std::string> commands;
+  bool dry_run = false;
+  std::mutex mu;  // guards dones: redeliveries may join from the consumer thread
+  std::vector<std::function<void()>> dones;
+  bool completed = false;
+
+  const std::string& id() const { return intent.intent_id.empty() ? raw_id : intent.intent_id; }
+};
+
+struct IntentService::Outcome {
+  std::string status;  // succeeded | failed | rejected | expired | interrupted
+  std::string error_code;
+  std::string error_field;
+  std::string error_message;
+  std::vector<AuditCommand> commands;
+};
+
+namespace {
+
+std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o);
+
+}  // namespace
+
+IntentService::IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
+                             Metrics& metrics, StateStore& state, kafka::Producer& producer)
+    : config_(config),
+      executor_(executor),
+      audit_(audit),
+      metrics_(metrics),
+      state_(state),
+      producer_(producer) {}
+
+IntentService::~IntentService() = default;
+
+prometheus::Counter& IntentService::intents_counter(const std::string& action,
+                                                    std::string_view status) {
+  // Only catalog names become label values: producers cannot mint series.
+  const std::string label = config_.catalog.find(action) ? action : "unknown";
+  return metrics_.intents.Add({{"action", label}, {"status", std::string(status)}});
+}
+
+void IntentService::report_interrupted() {
+  for (const std::string& id : state_.unfinished_at_open()) {
+    json::object doc{{"intent_id", id},
+                     {"status", "interrupted"},
+                     {"error",
+                      json::object{{"code", "interrupted"},
+                                   {"message",
+                                    "aiopsd stopped while this intent was running; it may be "
+                                    "partly applied and is not re-run: check the device"}}},
+                     {"finished_at", rules::format_rfc3339(Clock::now())}};
+    std::string text = json::serialize(doc);
+    state_.record_finished(id, text);
+    log::warn("intent", "intent {} was interrupted by a restart; reported, not re-run", id);
+    intents_counter("", "interrupted").Increment();
+    ++*in_flight_;
+    publish(config_.kafka.topics.results, id, std::move(text), {}, [n = in_flight_] { --*n; });
+  }
+}
+
+void IntentService::handle(const kafka::Message& m, std::function<void()> done) {
+  auto job = std::make_shared<Job>();
+  job->topic = std::string(m.topic);
+  job->partition = m.partition;
+  job->offset = m.offset;
+  job->received_at = Clock::now();
+  job->received_steady = std::chrono::steady_clock::now();
+  job->raw_value = m.value;
+  job->dones.push_back(std::move(done));
+  ++*in_flight_;
+
+  if (m.value.size() > config_.kafka.max_message_bytes) {
+    return reject(job, "too_large", "",
+                  fmt::format("message is {} bytes, limit is {}", m.value.size(),
+                              config_.kafka.max_message_bytes),
+                  true);
+  }
+  auto decoded = decoder_.decode(m.value);
+  if (!decoded.intent) {
+    job->raw_id = decoded.intent_id;
+    const auto& e = *decoded.error;
+    return reject(job, e.code, e.field, e.message, true);
+  }
+  job->intent = std::move(*decoded.intent);
+  const std::string& id = job->intent.intent_id;
+
+  if (auto stored = state_.find(id); stored && stored->finished) {
+    log::info("intent", "intent {} already finished: republishing its result", id);
+    return publish(config_.kafka.topics.results, id, stored->result, {},
+                   [this, job] { complete(job); });
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(id); it != running_.end()) {
+      // A redelivery of an intent still running here: answered with it.
+      std::lock_guard jl(it->second->mu);
+      if (!it->second->completed) {
+        for (auto& d : job->dones) it->second->dones.push_back(std::move(d));
+        --*in_flight_;
+        return;
+      }
+    }
+  }
+  execute(job);
+}
+
+void IntentService::execute(std::shared_ptr<Job> job) {
+  const rules::Intent& in = job->intent;
+  const rules::CatalogAction* action = config_.catalog.find(in.action);
+  if (!action) {
+    return reject(job, "unknown_action", "action",
+                  fmt::format("action: {} is not in the action catalog",
+                              rules::quote_value(in.action)),
+                  true);
+  }
+  job->device = config_.find_device(in.device);
+  if (!job->device || job->device->ssh.name != in.device) {
+    return reject(job, "unknown_device", "target.device",
+                  fmt::format("target.device: {} is not in the inventory",
+                              rules::quote_value(in.device)),
+                  true);
+  }
+  auto resolved = config_.catalog.resolve(
+      *action, in.params, [this](std::string_view n) { return config_.find_device(n) != nullptr; });
+  if (auto* err = std::get_if<rules::ActionError>(&resolved)) {
+    return reject(job, err->code, err->field, err->message, true);
+  }
+  job->commands = std::move(std::get<rules::ResolvedAction>(resolved).commands);
+  const rules::CommandPolicy& policy = action->policy ? *action->policy : config_.policy;
+  for (std::size_t i = 0; i < job->commands.size(); ++i) {
+    if (auto why = policy.check(job->commands[i])) {
+      return reject(job, "policy_violation", "action",
+                    fmt::format("commands[{}]: {}", i, *why), false);
+    }
+  }
+  if (action->approval == rules::Approval::kRequired) {
+    return reject(job, "approval_required", "action",
+                  fmt::format("action '{}' requires approval; approvals are not available yet",
+                              action->name),
+                  false);
+  }
+  if (in.deadline && Clock::now() > *in.deadline) {
+    Outcome o{"expired", "deadline_exceeded", "deadline",
+              fmt::format("deadline: {} passed before the intent could start",
+                          rules::format_rfc3339(*in.deadline)),
+              {}};
+    return finish(job, std::move(o));
+  }
+  job->dry_run = in.dry_run || config_.engine.dry_run;
+  if (job->dry_run) {
+    // Nothing reaches a device: no start record is needed to stay at most once.
+    Outcome o{"succeeded", "", "", "", {}};
+    for (const auto& c : job->commands) o.commands.push_back({c, -1, {}, false});
+    return finish(job, std::move(o));
+  }
+  {
+    std::lock_guard lock(mu_);
+    running_[in.intent_id] = job;
+  }
+  job->started_at = Clock::now();
+  if (!state_.record_started(in.intent_id)) {
+    return finish(job, Outcome{"failed", "state_store_error", "",
+                               "could not record the start durably; nothing was sent", {}});
+  }
+  publish(config_.kafka.topics.results, in.intent_id,
+          result_document(*job, Outcome{"accepted", "", "", "", {}}), {}, [] {});
+  ssh::Limits limits = config_.ssh.limits;
+  if (action->timeout) limits.command_timeout = *action->timeout;
+  if (action->output_limit) limits.output_limit = *action->output_limit;
+  executor_.submit(job->device->ssh, job->commands, limits,
+                   [this, job, action](ssh::ExecResult r) {
+                     Outcome o{"succeeded", "", "", "", {}};
+                     for (const auto& c : r.commands) {
+                       std::string out = config_.output_filter.apply(c.output);
+                       if (action->redact) out = action->redact->apply(out);
+                       o.commands.push_back({c.command, c.exit_status, std::move(out), c.truncated});
+                     }
+                     if (!r.ok()) {
+                       o.status = "failed";
+                       o.error_code = std::string(ssh::to_string(r.error));
+                       o.error_message = r.error_message;
+                     } else {
+                       for (const auto& c : o.commands) {
+                         if (c.exit_status == 0) continue;
+                         o.status = "failed";
+                         o.error_code = "command_failed";
+                         o.error_message =
+                             fmt::format("'{}' exited with status {}", c.command, c.exit_status);
+                         break;
+                       }
+                     }
+                     finish(job, std::move(o));
+                   });
+}
+
+void IntentService::reject(std::shared_ptr<Job> job, std::string code, std::string field,
+                           std::string message, bool dead_letter) {
+  log::warn("intent", "intent {} rejected at {}/{}@{}: {}: {}",
+            job->id().empty() ? "(no id)" : job->id(), job->topic, job->partition, job->offset,
+            code, message);
+  Outcome o{"rejected", std::move(code), std::move(field), std::move(message), {}};
+  if (!dead_letter) return finish(job, std::move(o));
+  metrics_.dead_letters.Add({{"reason", o.error_code}}).Increment();
+  count_and_audit(*job, o);
+  // The result and the dead letter must both be acknowledged before the offset moves.
+  auto pending = std::make_shared<std::atomic<int>>(2);
+  auto one_acked = [this, job, pending] {
+    if (--*pending == 0) complete(job);
+  };
+  publish(config_.kafka.topics.results, job->id(), result_document(*job, o), {}, one_acked);
+  // Called from handle(): raw_value still views the consumer's message.
+  publish(config_.kafka.topics.dead_letter, job->id(), std::string(job->raw_value),
+          {{"aiopsd.error.code", o.error_code},
+           {"aiopsd.error.message", o.error_message},
+           {"aiopsd.source.topic", job->topic},
+           {"aiopsd.source.partition", std::to_string(job->partition)},
+           {"aiopsd.source.offset", std::to_string(job->offset)}},
+          one_acked);
+}
+
+void IntentService::count_and_audit(const Job& job, const Outcome& o) {
+  intents_counter(job.intent.action, o.status).Increment();
+  metrics_.intent_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - job.received_steady)
+          .count());
+  log::info("intent", "intent {} action={} device={} status={}{}{}", job.id(), job.intent.action,
+            job.intent.device, o.status, o.error_code.empty() ? "" : " error=", o.error_code);
+  if (job.intent.intent_id.empty()) return;  // undecodable: nothing to attribute
+  AuditRecord rec;
+  rec.time = job.received_at;
+  rec.action = fmt::format("intent:{}", job.intent.action);
+  rec.device = job.device ? job.device->ssh.name : job.intent.device;
+  if (job.device) rec.host = fmt::format("{}:{}", job.device->ssh.host, job.device->ssh.port);
+  rec.commands = o.commands;
+  rec.outcome = job.dry_run && o.status == "succeeded" ? "dry_run" : o.status;
+  rec.error_code = o.error_code;
+  rec.error_message = o.error_message;
+  rec.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - job.received_steady);
+  rec.dry_run = job.dry_run;
+  rec.intent_id = job.intent.intent_id;
+  rec.requested_by = job.intent.requested_by;
+  rec.correlation_id = job.intent.correlation_id;
+  if (!audit_.write(rec)) log::error("audit", "audit write failed for intent {}", rec.intent_id);
+}
+
+void IntentService::finish(std::shared_ptr<Job> job, Outcome o) {
+  std::string doc = result_document(*job, o);
+  // Stored so a redelivery republishes it. Rejections are not: re-checking
+  // gives the same answer, and undecodable ids should not fill the store.
+  if (!job->dry_run && o.status != "rejected") state_.record_finished(job->intent.intent_id, doc);
+  count_and_audit(*job, o);
+  publish(config_.kafka.topics.results, job->id(), std::move(doc), {},
+          [this, job] { complete(job); });
+}
+
+// Produces until the broker acknowledges: a result is never dropped.
+void IntentService::publish(const std::string& topic, std::string key, std::string value,
+                            std::vector<kafka::Header> headers, std::function<void()> acked) {
+  struct Pending {
+    std::string topic, key, value;
+    std::vector<kafka::Header> headers;
+    std::function<void()> acked;
+  };
+  auto p = std::make_shared<Pending>(
+      Pending{topic, std::move(key), std::move(value), std::move(headers), std::move(acked)});
+  auto attempt = std::make_shared<std::function<void()>>();
+  *attempt = [this, p, weak = std::weak_ptr(attempt)] {
+    auto self = weak.lock();
+    producer_.produce(p->topic, p->key, p->value, p->headers,
+                      [this, p, self](const kafka::DeliveryReport& r) {
+                        if (r.ok) return p->acked();
+                        metrics_.kafka_produce_errors.Increment();
+                        log::error("kafka", "message to {} for intent {} not delivered ({}); retrying",
+                                   p->topic, p->key, r.error);
+                        (*self)();
+                      });
+  };
+  (*attempt)();
+}
+
+void IntentService::complete(const std::shared_ptr<Job>& job) {
+  std::vector<std::function<void()>> dones;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(job->intent.intent_id); it != running_.end() && it->second == job)
+      running_.erase(it);
+    std::lock_guard jl(job->mu);
+    job->completed = true;
+    dones.swap(job->dones);
+  }
+  for (auto& d : dones) d();
+  --*in_flight_;
+}
+
+namespace {
+
+std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o) {
+  json::object doc;
+  doc["intent_id"] = job.id();
+  doc["status"] = o.status;
+  const rules::Intent& in = job.intent;
+  if (!in.action.empty()) doc["action"] = in.action;
+  if (!in.device.empty()) doc["device"] = in.device;
+  if (!in.correlation_id.empty()) doc["correlation_id"] = in.correlation_id;
+  if (!in.requested_by.empty()) doc["requested_by"] = in.requested_by;
+  if (!in.environment.empty()) doc["environment"] = in.environment;
+  doc["dry_run"] = job.dry_run;
+  if (!o.error_code.empty()) {
+    json::object err{{"code", o.error_code}, {"message", o.error_message}};
+    if (!o.error_field.empty()) err["field"] = o.error_field;
+    doc["error"] = std::move(err);
+  }
+  if (!o.commands.empty()) {
+    json::array cmds;
+    for (const auto& c : o.commands) {
+      json::object co{{"command", c.command}, {"output", c.output}, {"truncated", c.truncated}};
+      if (c.exit_status >= 0) co["exit_status"] = c.exit_status;
+      cmds.push_back(std::move(co));
+    }
+    doc["commands"] = std::move(cmds);
+  }
+  const auto now = Clock::now();
+  doc["received_at"] = rules::format_rfc3339(job.received_at);
+  if (job.started_at != Clock::time_point{}) doc["started_at"] = rules::format_rfc3339(job.started_at);
+  if (o.status != "accepted") {
+    doc["finished_at"] = rules::format_rfc3339(now);
+    doc["duration_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - job.received_at).count();
+  }
+  doc["source"] = json::object{
+      {"topic", job.topic}, {"partition", job.partition}, {"offset", job.offset}};
+  return json::serialize(doc);
+}
+
+}  // namespace
+
+}  // namespace aiopsd::daemon

@@ -1,0 +1,80 @@
+#pragma once
+// Runs Kafka intents safely and answers each with results on Kafka.
+//
+// For every message of the intents topic: decode and check it against the
+// schema, the catalog (action, device, typed parameters), approval, deadline
+// and the command policy; a message that fails goes to the dead-letter topic
+// and gets a `rejected` result. One that passes is recorded as started in the
+// StateStore (durable) before its first command is sent, runs through the
+// same SSH executor as alert remediations (per-device order, session limit),
+// and its final result is stored, audited, then published. `done` fires only
+// after the final result (and any dead letter) is acknowledged by the broker,
+// so the consumer commits offsets past a message only once it is answered.
+//
+// At most once per intent_id: a redelivered intent that finished republishes
+// its stored result; one an earlier process started and never finished is
+// reported `interrupted` (report_interrupted()) and never re-run.
+//
+// Threads: handle() on the consumer thread; SSH completions on the SSH io
+// thread; delivery callbacks on the producer's poll thread.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "connectors/kafka/intent_decoder.hpp"
+#include "connectors/kafka/kafka_client.hpp"
+#include "connectors/ssh/ssh_executor.hpp"
+#include "daemon/audit_log.hpp"
+#include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/state_store.hpp"
+
+namespace aiopsd::daemon {
+
+class IntentService {
+ public:
+  IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
+                Metrics& metrics, StateStore& state, kafka::Producer& producer);
+  ~IntentService();
+
+  // Publishes and stores `interrupted` for every intent an earlier process
+  // started and never finished. Call once, before consuming.
+  void report_interrupted();
+  // One message of the intents topic. `done` runs exactly once, on any thread.
+  void handle(const kafka::Message& message, std::function<void()> done);
+  std::size_t in_flight() const { return in_flight_->load(); }
+
+ public:  // for the result builder in the .cpp
+  struct Job;
+  struct Outcome;
+
+ private:
+  void reject(std::shared_ptr<Job> job, std::string code, std::string field, std::string message,
+              bool dead_letter);
+  void execute(std::shared_ptr<Job> job);
+  void finish(std::shared_ptr<Job> job, Outcome outcome);
+  void count_and_audit(const Job& job, const Outcome& outcome);
+  void publish(const std::string& topic, std::string key, std::string value,
+               std::vector<kafka::Header> headers, std::function<void()> acked);
+  void complete(const std::shared_ptr<Job>& job);
+  prometheus::Counter& intents_counter(const std::string& action, std::string_view status);
+
+  const Config& config_;
+  ssh::SshExecutor& executor_;
+  AuditLog& audit_;
+  Metrics& metrics_;
+  StateStore& state_;
+  kafka::Producer& producer_;
+  kafka::IntentDecoder decoder_;  // consumer thread only
+  std::mutex mu_;
+  // intent_id -> job in flight in this process; redeliveries join it.
+  std::unordered_map<std::string, std::shared_ptr<Job>> running_;
+  std::shared_ptr<std::atomic<std::size_t>> in_flight_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
+};
+
+}  // namespace aiopsd::daemon

@@ -1,0 +1,395 @@
+// Kafka intents end to end: the broker is librdkafka's mock cluster in its own
+// process (tests/harness/kafka_mock), intents are produced and results read by
+// python3-kafka (an independent implementation of the protocol) and kcat, and
+// the device is a real OpenSSH server running the device simulator.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "tests/daemon/daemon_under_test.hpp"
+#include "tests/harness/child_process.hpp"
+#include "tests/harness/kafka_fixture.hpp"
+#include "tests/harness/sshd_fixture.hpp"
+
+namespace aiopsd::testing {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kCatalog = R"(actions:
+  - name: interface-status
+    params: {port: {type: string, pattern: '[0-9]+/[0-9]+/[0-9]+'}}
+    commands: ["show interface {{ params.port }} status"]
+  - name: port-bounce
+    params: {port: {type: string, pattern: '[0-9]+/[0-9]+/[0-9]+'}}
+    commands: ["interface {{ params.port }} shutdown", "interface {{ params.port }} no shutdown"]
+  - name: port-shutdown
+    params: {port: {type: string, pattern: '[0-9]+/[0-9]+/[0-9]+'}}
+    commands: ["interface {{ params.port }} shutdown"]
+    approval: required
+  - name: marker
+    params: {tag: {type: string, pattern: '[a-z0-9-]{1,40}'}}
+    commands: ["show marker {{ params.tag }}"]
+  - name: slow-check
+    params: {seconds: {type: integer, min: 1, max: 10}}
+    commands: ["sleep {{ params.seconds }}"]
+)";
+
+const std::vector<KafkaTopic> kTopics = {{"intents", 4}, {"results", 1}, {"dlq", 1}, {"alerts", 1}};
+
+std::string kafka_yaml(const std::string& bootstrap, const std::string& state) {
+  return fmt::format(R"(catalog: [catalog.yaml]
+kafka:
+  brokers: "{}"
+  group_id: aiopsd-test
+  topics: {{intents: intents, results: results, dead_letter: dlq, alerts: alerts}}
+  # The mock broker holds a rejoining group for the old member's session timeout.
+  properties: {{session.timeout.ms: "6000"}}
+state: {{path: {}}}
+)",
+                     bootstrap, state);
+}
+
+std::string devices_yaml(const SshdFixture& sshd, int n) {
+  std::string out = R"(ssh:
+  connect_timeout: 10s
+  command_timeout: 60s
+  max_sessions: 16
+  policy: {allow: ['show .*', 'interface [0-9/]+ (no )?shutdown', 'sleep [0-9]+']}
+devices:
+)";
+  out += sshd.device_yaml("sw1");
+  for (int i = 0; i < n; ++i) out += sshd.device_yaml(fmt::format("dev{}", i));
+  return out;
+}
+
+std::string intent(const std::string& id, const std::string& action, const std::string& device,
+                   const std::string& params, const std::string& extra = "") {
+  return fmt::format(
+      R"({{"intent_id":"{}","action":"{}","target":{{"device":"{}"}},"params":{{{}}},"requested_by":"test"{}}})",
+      id, action, device, params, extra);
+}
+
+struct Peer {
+  std::string script = std::string(AIOPSD_SOURCE_DIR) + "/tests/harness/kafka_peer.py";
+};
+
+// Produces (key, value) pairs with python3-kafka.
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::pair<std::string, std::string>>& messages) {
+  TempDir dir;
+  std::ofstream in(dir.file("in.jsonl"));
+  for (const auto& [k, v] : messages) in << json::serialize(json::object{{"key", k}, {"value", v}}) << '\n';
+  in.close();
+  const std::string cmd = fmt::format("timeout 120 /usr/bin/python3 {} produce {} {} < {} > {} 2>&1",
+                                      Peer{}.script, bootstrap, topic, dir.file("in.jsonl"),
+                                      dir.file("out"));
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << std::ifstream(dir.file("out")).rdbuf();
+}
+
+struct Record {
+  std::string key;
+  json::object value;
+  std::map<std::string, std::string> headers;
+};
+
+// Reads `n` messages from the beginning of `topic` with python3-kafka; with
+// `schema`, every value must validate against schemas/<schema>.
+std::vector<Record> consume(const std::string& bootstrap, const std::string& topic, std::size_t n,
+                            const std::string& schema = "", int timeout_s = 60) {
+  TempDir dir;
+  const std::string schema_path =
+      schema.empty() ? "" : std::string(AIOPSD_SOURCE_DIR) + "/schemas/" + schema;
+  const std::string cmd =
+      fmt::format("timeout {} /usr/bin/python3 {} consume {} {} {} {} {} > {} 2> {}",
+                  timeout_s + 30, Peer{}.script, bootstrap, topic, n, timeout_s, schema_path,
+                  dir.file("out"), dir.file("err"));
+  const int rc = std::system(cmd.c_str());
+  std::stringstream err;
+  err << std::ifstream(dir.file("err")).rdbuf();
+  EXPECT_EQ(rc, 0) << "consumer failed or a value broke " << schema << ":\n" << err.str();
+  std::vector<Record> out;
+  std::ifstream in(dir.file("out"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto o = json::parse(line).as_object();
+    Record r;
+    if (o["key"].is_string()) r.key = std::string(o["key"].as_string());
+    boost::system::error_code ec;  // dead letters may hold anything
+    if (auto v = json::parse(std::string(o["value"].as_string()), ec); !ec && v.is_object())
+      r.value = v.as_object();
+    for (const auto& [k, v] : o["headers"].as_object())
+      r.headers[std::string(k)] = std::string(v.as_string());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string str(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+std::string error_of(const json::object& o, const char* key) {
+  const json::value* e = o.if_contains("error");
+  return e && e->is_object() ? str(e->as_object(), key) : std::string();
+}
+
+// Final results (not `accepted`) by intent id.
+std::map<std::string, std::vector<json::object>> finals(const std::vector<Record>& results) {
+  std::map<std::string, std::vector<json::object>> out;
+  for (const auto& r : results) {
+    if (str(r.value, "status") != "accepted") out[str(r.value, "intent_id")].push_back(r.value);
+  }
+  return out;
+}
+
+class IntentEndToEnd : public ::testing::Test {
+ protected:
+  SshdFixture sshd_;
+  KafkaFixture kafka_{kTopics};
+  TempDir state_dir_;
+  std::unique_ptr<DaemonUnderTest> daemon_;
+
+  void start(int devices = 0) {
+    daemon_ = std::make_unique<DaemonUnderTest>(
+        devices_yaml(sshd_, devices) + kafka_yaml(kafka_.bootstrap(), state_dir_.file("state.journal")),
+        "rules: []\n", daemon::AppOptions{}, std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
+  }
+};
+
+TEST_F(IntentEndToEnd, IntentsRunOnTheDeviceAndAnswerOnKafka) {
+  start();
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("i-1", "interface-status", "sw1", R"("port":"1/1/3")",
+                          R"(,"correlation_id":"INC-1")")},
+           {"sw1", intent("i-2", "port-bounce", "sw1", R"("port":"1/1/4")")},
+           {"sw1", intent("i-3", "port-bounce", "sw1", R"("port":"1/1/5")", R"(,"dry_run":true)")}});
+  // accepted + final for i-1 and i-2; a dry run answers once.
+  auto results = consume(kafka_.bootstrap(), "results", 5, "intent-result.schema.json");
+  ASSERT_EQ(results.size(), 5u);
+  auto by_id = finals(results);
+  ASSERT_EQ(by_id["i-1"].size(), 1u);
+  const json::object& r1 = by_id["i-1"][0];
+  EXPECT_EQ(str(r1, "status"), "succeeded");
+  EXPECT_EQ(str(r1, "correlation_id"), "INC-1");
+  EXPECT_EQ(str(r1, "requested_by"), "test");
+  const auto& cmds = r1.at("commands").as_array();
+  ASSERT_EQ(cmds.size(), 1u);
+  EXPECT_EQ(str(cmds[0].as_object(), "command"), "show interface 1/1/3 status");
+  // ANSI colour codes in the device output never reach the result.
+  EXPECT_EQ(str(cmds[0].as_object(), "output"),
+            "Interface 1/1/3 is down, line protocol is down\n");
+  EXPECT_EQ(str(by_id["i-2"][0], "status"), "succeeded");
+  EXPECT_EQ(str(by_id["i-3"][0], "status"), "succeeded");
+  EXPECT_TRUE(by_id["i-3"][0].at("dry_run").as_bool());
+  for (const auto& r : results) EXPECT_EQ(r.key, str(r.value, "intent_id"));
+  EXPECT_EQ(sshd_.commands_received(),
+            (std::vector<std::string>{"show interface 1/1/3 status", "interface 1/1/4 shutdown",
+                                      "interface 1/1/4 no shutdown"}));
+  ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
+  std::map<std::string, json::object> audit;
+  for (auto& a : daemon_->audit()) audit[str(a, "intent_id")] = a;
+  ASSERT_EQ(audit.size(), 3u);
+  EXPECT_EQ(str(audit["i-1"], "action"), "intent:interface-status");
+  EXPECT_EQ(str(audit["i-1"], "outcome"), "succeeded");
+  EXPECT_EQ(str(audit["i-1"], "requested_by"), "test");
+  EXPECT_EQ(str(audit["i-3"], "outcome"), "dry_run");
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_intents_total{action="port-bounce",status="succeeded"})"), 2);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_kafka_messages_consumed_total{topic="intents"})"), 3);
+}
+
+TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
+  start();
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"k", "{not json"},
+      {"k", R"({"intent_id":"b-2","action":"interface-status","target":{"device":"sw1"},"params":{"port":"1/1/3"},"dryrun":true})"},
+      {"k", intent("b-3", "reload-everything", "sw1", "")},
+      {"k", intent("b-4", "interface-status", "sw-unknown", R"("port":"1/1/3")")},
+      {"k", intent("b-5", "interface-status", "sw1", R"("port":"1/1/3; reload")")},
+      {"k", intent("b-6", "interface-status", "sw1", R"("port":42)")},
+      {"k", intent("b-7", "port-shutdown", "sw1", R"("port":"1/1/3")")},
+      {"k", intent("b-8", "interface-status", "sw1", R"("port":"1/1/3")",
+                   R"(,"deadline":"2020-01-01T00:00:00Z")")},
+      {"k", intent("good", "interface-status", "sw1", R"("port":"1/1/9")")},
+  };
+  produce(kafka_.bootstrap(), "intents", bad);
+  auto results = consume(kafka_.bootstrap(), "results", 10, "intent-result.schema.json");
+  auto by_id = finals(results);
+  ASSERT_EQ(by_id[""].size(), 1u);
+  EXPECT_EQ(error_of(by_id[""][0], "code"), "invalid_json");
+  const std::map<std::string, std::pair<std::string, std::string>> want = {
+      {"b-2", {"schema_violation", "dryrun: unknown field"}},
+      {"b-3", {"unknown_action", "action: \"reload-everything\" is not in the action catalog"}},
+      {"b-4", {"unknown_device", "target.device: \"sw-unknown\" is not in the inventory"}},
+      {"b-5",
+       {"invalid_params",
+        "params.port: \"1/1/3; reload\" does not match ^[0-9]+/[0-9]+/[0-9]+$"}},
+      {"b-6", {"invalid_params", "params.port: expected a string, got 42"}},
+      {"b-7",
+       {"approval_required",
+        "action 'port-shutdown' requires approval; approvals are not available yet"}},
+  };
+  for (const auto& [id, codes] : want) {
+    ASSERT_EQ(by_id[id].size(), 1u) << id;
+    EXPECT_EQ(str(by_id[id][0], "status"), "rejected") << id;
+    EXPECT_EQ(error_of(by_id[id][0], "code"), codes.first) << id;
+    EXPECT_EQ(error_of(by_id[id][0], "message"), codes.second) << id;
+  }
+  ASSERT_EQ(by_id["b-8"].size(), 1u);
+  EXPECT_EQ(str(by_id["b-8"][0], "status"), "expired");
+  ASSERT_EQ(by_id["good"].size(), 1u);
+  EXPECT_EQ(str(by_id["good"][0], "status"), "succeeded");
+  // Only the good intent reached the device.
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"show interface 1/1/9 status"});
+  // The undecodable and invalid ones are in the dead-letter topic, bytes intact.
+  auto dlq = consume(kafka_.bootstrap(), "dlq", 6);
+  ASSERT_EQ(dlq.size(), 6u);
+  std::multiset<std::string> codes;
+  for (const auto& d : dlq) {
+    codes.insert(d.headers.at("aiopsd.error.code"));
+    EXPECT_EQ(d.headers.at("aiopsd.source.topic"), "intents");
+    EXPECT_FALSE(d.headers.at("aiopsd.source.offset").empty());
+  }
+  EXPECT_EQ(codes, (std::multiset<std::string>{"invalid_json", "schema_violation",
+                                               "unknown_action", "unknown_device",
+                                               "invalid_params", "invalid_params"}));
+  ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_dead_letters_total{reason="invalid_params"})"), 2);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_dead_letters_total{reason="invalid_json"})"), 1);
+}
+
+TEST_F(IntentEndToEnd, ARedeliveredIntentRunsOnceAndGetsItsStoredResultAgain) {
+  start();
+  const std::string once = intent("dup-1", "interface-status", "sw1", R"("port":"1/1/7")");
+  produce(kafka_.bootstrap(), "intents", {{"sw1", once}});
+  ASSERT_EQ(consume(kafka_.bootstrap(), "results", 2).size(), 2u);
+  produce(kafka_.bootstrap(), "intents", {{"sw1", once}});
+  auto results = consume(kafka_.bootstrap(), "results", 3, "intent-result.schema.json");
+  auto by_id = finals(results);
+  ASSERT_EQ(by_id["dup-1"].size(), 2u);
+  EXPECT_EQ(json::serialize(by_id["dup-1"][0]), json::serialize(by_id["dup-1"][1]));
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"show interface 1/1/7 status"});
+}
+
+// Many intents over many devices while the broker goes down and comes back:
+// every intent gets a final result, every command reaches its device exactly
+// once, and each device sees its intents in the order they were produced.
+TEST_F(IntentEndToEnd, ManyIntentsAcrossDevicesSurviveABrokerOutage) {
+  const int devices = 50;
+  const char* env = std::getenv("AIOPSD_INTENT_LOAD");
+  const int total = env ? std::atoi(env) : 600;
+  start(devices);
+  std::vector<std::pair<std::string, std::string>> first, second;
+  for (int i = 0; i < total; ++i) {
+    const std::string dev = fmt::format("dev{}", i % devices);
+    const std::string tag = fmt::format("{}-{}", dev, i / devices);
+    auto& batch = i < total / 2 ? first : second;
+    batch.emplace_back(dev, intent(fmt::format("load-{}", i), "marker", dev,
+                                   fmt::format(R"("tag":"{}")", tag)));
+  }
+  produce(kafka_.bootstrap(), "intents", first);
+  kafka_.down(1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  kafka_.up(1);
+  produce(kafka_.bootstrap(), "intents", second);
+  auto results = consume(kafka_.bootstrap(), "results", static_cast<std::size_t>(2 * total), "",
+                         300);
+  auto by_id = finals(results);
+  EXPECT_EQ(by_id.size(), static_cast<std::size_t>(total));
+  for (const auto& [id, rs] : by_id) {
+    for (const auto& r : rs) EXPECT_EQ(str(r, "status"), "succeeded") << id << ": " << json::serialize(r);
+  }
+  // Exactly once on the devices, in order per device.
+  std::map<std::string, int> seen;
+  std::map<std::string, int> last_seq;
+  for (const std::string& c : sshd_.commands_received()) {
+    ASSERT_EQ(c.rfind("show marker dev", 0), 0u) << c;
+    const std::string tag = c.substr(12);
+    ++seen[tag];
+    const auto dash = tag.rfind('-');
+    const std::string dev = tag.substr(0, dash);
+    const int seq = std::stoi(tag.substr(dash + 1));
+    auto it = last_seq.find(dev);
+    EXPECT_TRUE(it == last_seq.end() || it->second < seq) << "out of order on " << dev;
+    last_seq[dev] = seq;
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(total));
+  for (const auto& [tag, n] : seen) EXPECT_EQ(n, 1) << tag;
+}
+
+// The daemon killed with SIGKILL while an intent runs, then restarted: the
+// running intent is reported `interrupted` and never re-run, the others are
+// neither lost nor run twice, and redeliveries get the stored results again.
+TEST(IntentRestart, SigkillMidStreamLosesNothingAndRunsNothingTwice) {
+  SshdFixture sshd;
+  KafkaFixture kafka{kTopics};
+  TempDir dir;
+  const std::uint16_t port = free_loopback_port();
+  dir.write("catalog.yaml", kCatalog);
+  dir.write("rules.yaml", "rules: []\n");
+  const std::string config = dir.write(
+      "aiopsd.yaml", fmt::format("server: {{listen: \"127.0.0.1:{}\"}}\naudit: {{path: audit.log}}\n"
+                                 "rules: [rules.yaml]\n",
+                                 port) +
+                         devices_yaml(sshd, 0) + sshd.device_yaml("sw2") +
+                         kafka_yaml(kafka.bootstrap(), dir.file("state/intents.journal")));
+  int runs = 0;
+  auto start = [&] {
+    auto p = std::make_unique<ChildProcess>(
+        std::vector<std::string>{AIOPSD_BINARY, "run", "--config", config},
+        dir.file(fmt::format("aiopsd-{}.log", runs++)));
+    EXPECT_TRUE(wait_for_port(port, std::chrono::seconds(30))) << p->log();
+    return p;
+  };
+  auto daemon = start();
+  std::vector<std::pair<std::string, std::string>> intents{
+      {"sw1", intent("slow-1", "slow-check", "sw1", R"("seconds":5)")}};
+  for (int i = 0; i < 10; ++i) {
+    intents.emplace_back("sw2", intent(fmt::format("q-{}", i), "marker", "sw2",
+                                       fmt::format(R"("tag":"q-{}")", i)));
+  }
+  produce(kafka.bootstrap(), "intents", intents);
+  auto received = [&](const std::string& cmd) {
+    auto all = sshd.commands_received();
+    return std::count(all.begin(), all.end(), cmd);
+  };
+  ASSERT_TRUE(eventually([&] { return received("sleep 5") == 1; }, std::chrono::seconds(60)))
+      << daemon->log();
+  ::kill(daemon->pid(), SIGKILL);
+  daemon->wait_exit(std::chrono::seconds(10));
+  daemon = start();
+
+  std::map<std::string, std::vector<json::object>> by_id;
+  ASSERT_TRUE(eventually(
+      [&] {
+        by_id = finals(consume(kafka.bootstrap(), "results", 1000, "", 3));
+        if (by_id["slow-1"].empty()) return false;
+        for (int i = 0; i < 10; ++i)
+          if (by_id[fmt::format("q-{}", i)].empty()) return false;
+        return true;
+      },
+      std::chrono::seconds(120)))
+      << daemon->log();
+  for (const auto& r : by_id["slow-1"]) {
+    EXPECT_EQ(str(r, "status"), "interrupted");
+    EXPECT_EQ(error_of(r, "code"), "interrupted");
+  }
+  for (int i = 0; i < 10; ++i) {
+    const auto& rs = by_id[fmt::format("q-{}", i)];
+    for (const auto& r : rs) {
+      EXPECT_EQ(str(r, "status"), "succeeded");
+      EXPECT_EQ(json::serialize(r), json::serialize(rs.front())) << "a redelivery re-ran";
+    }
+    EXPECT_EQ(received(fmt::format("show marker q-{}", i)), 1) << i;
+  }
+  // Give a wrongful re-run every chance to show, then check once more.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(received("sleep 5"), 1);
+}
+
+}  // namespace
+}  // namespace aiopsd::testing
