@@ -25,6 +25,7 @@ struct IntentService::Job {
   const DeviceConfig* device = nullptr;
   std::vector<std::string> commands;
   bool dry_run = false;
+  bool start_recorded = false;  // set on the SSH io thread before the session opens
   std::mutex mu;  // guards dones: redeliveries may join from the consumer thread
   std::vector<std::function<void()>> dones;
   bool completed = false;
@@ -182,18 +183,27 @@ void IntentService::execute(std::shared_ptr<Job> job) {
     std::lock_guard lock(mu_);
     running_[in.intent_id] = job;
   }
-  job->started_at = Clock::now();
-  if (!state_.record_started(in.intent_id)) {
-    return finish(job, Outcome{"failed", "state_store_error", "",
-                               "could not record the start durably; nothing was sent", {}});
-  }
   publish(config_.kafka.topics.results, in.intent_id,
           result_document(*job, Outcome{"accepted", "", "", "", {}}), {}, [] {});
   ssh::Limits limits = config_.ssh.limits;
   if (action->timeout) limits.command_timeout = *action->timeout;
   if (action->output_limit) limits.output_limit = *action->output_limit;
+  // Recorded as started when the session is about to open, not while queued
+  // behind the device's earlier intents: a crash then reports `interrupted`
+  // only for what may really have reached the device.
+  auto starting = [this, job] {
+    job->started_at = Clock::now();
+    job->start_recorded = state_.record_started(job->intent.intent_id);
+    return job->start_recorded;
+  };
   executor_.submit(job->device->ssh, job->commands, limits,
                    [this, job, action](ssh::ExecResult r) {
+                     if (!job->start_recorded) {
+                       return finish(job, Outcome{"failed", "state_store_error", "",
+                                                  "could not record the start durably; nothing "
+                                                  "was sent",
+                                                  {}});
+                     }
                      Outcome o{"succeeded", "", "", "", {}};
                      for (const auto& c : r.commands) {
                        std::string out = config_.output_filter.apply(c.output);
@@ -215,7 +225,8 @@ void IntentService::execute(std::shared_ptr<Job> job) {
                        }
                      }
                      finish(job, std::move(o));
-                   });
+                   },
+                   std::move(starting));
 }
 
 void IntentService::reject(std::shared_ptr<Job> job, std::string code, std::string field,

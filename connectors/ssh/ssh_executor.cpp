@@ -426,6 +426,7 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
     std::vector<std::string> commands;
     Limits limits;
     Done done;
+    Starting starting;
   };
 
   asio::any_io_executor io;
@@ -461,6 +462,13 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
   }
 
   void start(Job job) {
+    if (job.starting && !job.starting()) {
+      ExecResult r;
+      r.error = ErrorCode::kCancelled;
+      r.error_message = fmt::format("{}: not started: the caller refused at start", job.device.name);
+      if (job.done) job.done(std::move(r));
+      return;
+    }
     busy.insert(job.device.name);
     set_active(active + 1);
     auto self = shared_from_this();
@@ -492,10 +500,11 @@ SshExecutor::SshExecutor(asio::any_io_executor io, ExecutorOptions options)
 SshExecutor::~SshExecutor() = default;
 
 void SshExecutor::submit(Device device, std::vector<std::string> commands, Limits limits,
-                         Done done) {
+                         Done done, Starting starting) {
   ++impl_->queued;
-  asio::post(impl_->io, [impl = impl_, job = Impl::Job{std::move(device), std::move(commands),
-                                                       limits, std::move(done)}]() mutable {
+  asio::post(impl_->io, [impl = impl_,
+                         job = Impl::Job{std::move(device), std::move(commands), limits,
+                                         std::move(done), std::move(starting)}]() mutable {
     impl->queue.push_back(std::move(job));
     impl->pump();
   });

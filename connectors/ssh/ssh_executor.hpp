@@ -83,6 +83,10 @@ struct ExecutorOptions {
 class SshExecutor {
  public:
   using Done = std::function<void(ExecResult)>;
+  // Called on the io thread when the job leaves the queue, before the session
+  // opens; returning false fails the job with kCancelled and sends nothing.
+  // Intents use it to record "started" durably right before anything is sent.
+  using Starting = std::function<bool()>;
 
   SshExecutor(boost::asio::any_io_executor io, ExecutorOptions options);
   ~SshExecutor();
@@ -91,7 +95,8 @@ class SshExecutor {
 
   // Runs `commands` in order on one session; stops at the first command that
   // fails to run (a non-zero exit status is reported, not treated as failure).
-  void submit(Device device, std::vector<std::string> commands, Limits limits, Done done);
+  void submit(Device device, std::vector<std::string> commands, Limits limits, Done done,
+              Starting starting = {});
 
   std::size_t active_sessions() const;
   std::size_t queued_jobs() const;

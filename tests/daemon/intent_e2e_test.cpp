@@ -378,14 +378,25 @@ TEST(IntentRestart, SigkillMidStreamLosesNothingAndRunsNothingTwice) {
     EXPECT_EQ(str(r, "status"), "interrupted");
     EXPECT_EQ(error_of(r, "code"), "interrupted");
   }
+  // sw2's intents run one at a time: at most one was in flight at the kill,
+  // and only that one may be `interrupted` (its command may have reached the device).
+  int interrupted = 0;
   for (int i = 0; i < 10; ++i) {
     const auto& rs = by_id[fmt::format("q-{}", i)];
+    const std::string status = str(rs.front(), "status");
     for (const auto& r : rs) {
-      EXPECT_EQ(str(r, "status"), "succeeded");
       EXPECT_EQ(json::serialize(r), json::serialize(rs.front())) << "a redelivery re-ran";
     }
-    EXPECT_EQ(received(fmt::format("show marker q-{}", i)), 1) << i;
+    const auto n = received(fmt::format("show marker q-{}", i));
+    if (status == "interrupted") {
+      ++interrupted;
+      EXPECT_LE(n, 1) << i;
+    } else {
+      EXPECT_EQ(status, "succeeded") << i;
+      EXPECT_EQ(n, 1) << i;
+    }
   }
+  EXPECT_LE(interrupted, 1);
   // Give a wrongful re-run every chance to show, then check once more.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(received("sleep 5"), 1);
