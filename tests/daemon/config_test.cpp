@@ -168,3 +168,83 @@ TEST(AiopsdBinary, HelpAndVersion) {
 
 }  // namespace
 }  // namespace aiopsd::daemon
+
+namespace aiopsd::daemon {
+namespace {
+
+TEST(KafkaConfig, ParsesEveryFieldAndResolvesPaths) {
+  TempDir dir;
+  auto r = load(dir, std::string(kMinimal) + R"(kafka:
+  brokers: "k1:9092,k2:9092"
+  group_id: ops
+  topics: {intents: i, results: r, dead_letter: d, alerts: ""}
+  max_message_bytes: 64KiB
+  properties:
+    security.protocol: SASL_SSL
+    sasl.password: {env: KAFKA_PW}
+    ssl.key.password: {file: secrets/key.pw}
+state: {path: state/intents.journal}
+)");
+  ASSERT_TRUE(r.config) << r.errors;
+  const KafkaConfig& k = r.config->kafka;
+  EXPECT_TRUE(k.enabled);
+  EXPECT_FALSE(k.embedded);
+  EXPECT_EQ(k.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(k.group_id, "ops");
+  EXPECT_EQ(k.topics.intents, "i");
+  EXPECT_EQ(k.topics.alerts, "");
+  EXPECT_EQ(k.max_message_bytes, 64u * 1024);
+  EXPECT_EQ(k.properties.at("security.protocol").value, "SASL_SSL");
+  EXPECT_EQ(k.properties.at("sasl.password").env, "KAFKA_PW");
+  EXPECT_EQ(k.properties.at("ssl.key.password").file, dir.file("secrets/key.pw"));
+  EXPECT_EQ(r.config->state.path, dir.file("state/intents.journal"));
+}
+
+TEST(KafkaConfig, InlineSecretsAndMissingStateAreRefused) {
+  TempDir dir;
+  auto r = load(dir, std::string(kMinimal) + R"(kafka:
+  brokers: embedded
+  properties:
+    sasl.password: hunter2
+    sasl.oauthbearer.client.secret: s3cr3t
+    sasl.username: {env: A, file: b}
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors,
+            "aiopsd.yaml:7:20: kafka.properties.sasl.password: inline secrets are not allowed: "
+            "use {env: VAR} or {file: PATH}\n"
+            "aiopsd.yaml:8:37: kafka.properties.sasl.oauthbearer.client.secret: inline secrets "
+            "are not allowed: use {env: VAR} or {file: PATH}\n"
+            "aiopsd.yaml:9:20: kafka.properties.sasl.username: expected exactly one of env or "
+            "file\n"
+            "aiopsd.yaml:1:1: state.path: required when kafka is configured (at-most-once "
+            "execution)\n");
+  EXPECT_EQ(r.errors.find("hunter2"), std::string::npos);
+}
+
+TEST(KafkaConfig, RuleRunActionsAreCheckedAgainstTheCatalog) {
+  TempDir dir;
+  dir.write("catalog.yaml", R"(actions:
+  - name: port-bounce
+    params: {port: {type: string, pattern: '[0-9/]+'}}
+    commands: ["interface {{ params.port }} shutdown"]
+)");
+  auto r = load(dir, std::string(kMinimal) + "catalog: [catalog.yaml]\n", R"(rules:
+  - name: a
+    match: {alertname: X}
+    actions:
+      - run: {action: no-such-action, device: sw1}
+      - run: {action: port-bounce, device: sw1, params: {prot: "{{ labels.port }}"}}
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors,
+            "rules.yaml:5:14: rules[0].actions[0].run.action: unknown action 'no-such-action' "
+            "(not in the action catalog)\n"
+            "rules.yaml:6:14: rules[0].actions[1].run.params.prot: action 'port-bounce' has no "
+            "parameter 'prot'\n"
+            "rules.yaml:6:14: rules[0].actions[1].run.params: missing required parameter 'port' "
+            "of action 'port-bounce'\n");
+}
+
+}  // namespace
+}  // namespace aiopsd::daemon

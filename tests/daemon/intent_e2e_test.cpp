@@ -154,10 +154,10 @@ class IntentEndToEnd : public ::testing::Test {
   TempDir state_dir_;
   std::unique_ptr<DaemonUnderTest> daemon_;
 
-  void start(int devices = 0) {
+  void start(int devices = 0, const std::string& rules = "rules: []\n") {
     daemon_ = std::make_unique<DaemonUnderTest>(
         devices_yaml(sshd_, devices) + kafka_yaml(kafka_.bootstrap(), state_dir_.file("state.journal")),
-        "rules: []\n", daemon::AppOptions{}, std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
+        rules, daemon::AppOptions{}, std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
   }
 };
 
@@ -273,6 +273,41 @@ TEST_F(IntentEndToEnd, ARedeliveredIntentRunsOnceAndGetsItsStoredResultAgain) {
   ASSERT_EQ(by_id["dup-1"].size(), 2u);
   EXPECT_EQ(json::serialize(by_id["dup-1"][0]), json::serialize(by_id["dup-1"][1]));
   EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"show interface 1/1/7 status"});
+}
+
+// Alertmanager webhook payloads on the alerts topic go through the same
+// decoder and rules as HTTP; a rule's `run:` reaches the catalog action with
+// values from the labels, still checked against the parameter types.
+TEST_F(IntentEndToEnd, AlertsFromKafkaRunCatalogActionsThroughTheSameGuards) {
+  start(0, R"(rules:
+  - name: bounce-from-kafka
+    match: {alertname: InterfaceDown}
+    sources: [kafka]
+    group_by: [device, interface]
+    actions:
+      - run: {action: port-bounce, device: "{{ labels.device }}", params: {port: "{{ labels.interface }}"}}
+)");
+  auto payload = [](const std::string& iface) {
+    return fmt::format(
+        R"({{"version":"4","status":"firing","receiver":"aiopsd","groupKey":"g","truncatedAlerts":0,"groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://am","alerts":[{{"status":"firing","labels":{{"alertname":"InterfaceDown","device":"sw1","interface":"{}"}},"annotations":{{}},"startsAt":"2026-11-24T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"{}"}}]}})",
+        iface, iface == "1/1/3" ? "00000000000000a1" : "00000000000000a2");
+  };
+  produce(kafka_.bootstrap(), "alerts",
+          {{"a", payload("1/1/3")}, {"b", payload("1/1/4; reload")}, {"c", R"({"version":"4","alerts":[{"labels":{"alertname":1}}]})"}});
+  ASSERT_TRUE(eventually([&] { return daemon_->audit().size() >= 2; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
+  std::map<std::string, json::object> by_outcome;
+  for (auto& a : daemon_->audit()) by_outcome[str(a, "outcome")] = a;
+  EXPECT_EQ(str(by_outcome["succeeded"], "action"), "run:port-bounce");
+  EXPECT_EQ(str(by_outcome["failed"], "error_code"), "policy_violation");
+  EXPECT_EQ(str(by_outcome["failed"], "error_message"),
+            "params.port: \"1/1/4; reload\" does not match ^[0-9]+/[0-9]+/[0-9]+$");
+  EXPECT_EQ(sshd_.commands_received(),
+            (std::vector<std::string>{"interface 1/1/3 shutdown", "interface 1/1/3 no shutdown"}));
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_events_received_total{connector="kafka"})"), 2);
+  auto dlq = consume(kafka_.bootstrap(), "dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].headers.at("aiopsd.source.topic"), "alerts");
 }
 
 // Many intents over many devices while the broker goes down and comes back:
