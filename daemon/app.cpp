@@ -153,11 +153,7 @@ void App::start_kafka() {
     cc.brokers = k.brokers;
   }
   for (const auto& [name, p] : k.properties) cc.properties[name] = resolve_property(name, p);
-  if (k.embedded && !cc.properties.contains("session.timeout.ms")) {
-    // The mock broker holds a rejoining group for the old member's whole
-    // session timeout (librdkafka's default is 45s): keep restarts quick.
-    cc.properties["session.timeout.ms"] = "6000";
-  }
+
   s.kafka_bootstrap = cc.brokers;
   s.state = std::make_unique<StateStore>(cfg.state.path);
   s.producer = kafka::Producer::create(cc, error);
@@ -167,7 +163,13 @@ void App::start_kafka() {
   s.intents->report_interrupted();
   std::vector<std::string> topics{k.topics.intents};
   if (!k.topics.alerts.empty()) topics.push_back(k.topics.alerts);
-  s.consumer = kafka::Consumer::create(cc, k.group_id, topics, error);
+  kafka::ClientConfig consumer_config = cc;
+  if (k.embedded && !cc.properties.contains("session.timeout.ms")) {
+    // The mock broker holds a rejoining group for the old member's whole
+    // session timeout (librdkafka's default is 45s): keep restarts quick.
+    consumer_config.properties["session.timeout.ms"] = "6000";
+  }
+  s.consumer = kafka::Consumer::create(consumer_config, k.group_id, topics, error);
   if (!s.consumer) throw std::runtime_error("kafka consumer: " + error);
   s.kafka_ingest = std::make_unique<KafkaIngest>(cfg, *s.intents, s.queue, s.metrics, *s.producer,
                                                  *s.consumer);

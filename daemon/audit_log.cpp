@@ -8,13 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <stdexcept>
 
 #include "rules/event.hpp"
 
 namespace aiopsd::daemon {
-
-namespace {}  // namespace
 
 AuditLog::AuditLog(const std::string& path) : path_(path) {
   std::error_code ec;
@@ -25,9 +24,16 @@ AuditLog::AuditLog(const std::string& path) : path_(path) {
     throw std::runtime_error(
         fmt::format("cannot open audit log {}: {}", path, std::strerror(errno)));
   }
+  flusher_ = std::thread([this] { flush_loop(); });
 }
 
 AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (flusher_.joinable()) flusher_.join();
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -69,21 +75,54 @@ std::string AuditLog::to_json(const AuditRecord& r) {
 }
 
 bool AuditLog::write(const AuditRecord& record) {
+  std::promise<bool> durable;
+  auto f = durable.get_future();
+  write_async(record, [&durable](bool ok) { durable.set_value(ok); });
+  return f.get();
+}
+
+void AuditLog::write_async(const AuditRecord& record, Durable durable) {
   std::string line = to_json(record);
   line += '\n';
-  std::lock_guard lock(mu_);
-  const char* p = line.data();
-  std::size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
+  {
+    std::lock_guard lock(mu_);
+    pending_.append(line);
+    waiting_.push_back(std::move(durable));
   }
-  return ::fdatasync(fd_) == 0;
+  cv_.notify_one();
+}
+
+// Group commit: everything queued while the previous batch was being synced
+// goes out in one write and one fdatasync.
+void AuditLog::flush_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+    if (waiting_.empty()) return;  // stopping, and nothing left
+    std::string batch;
+    batch.swap(pending_);
+    std::vector<Durable> callbacks;
+    callbacks.swap(waiting_);
+    lock.unlock();
+    bool ok = true;
+    const char* p = batch.data();
+    std::size_t left = batch.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ok = false;
+        break;
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    ok = ok && ::fdatasync(fd_) == 0;
+    for (auto& cb : callbacks) {
+      if (cb) cb(ok);
+    }
+    lock.lock();
+  }
 }
 
 }  // namespace aiopsd::daemon

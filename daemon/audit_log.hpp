@@ -1,13 +1,19 @@
 #pragma once
 // Append-only audit log: one JSON line per action attempt, written and
-// fdatasync'd before write() returns. Records never carry secrets; command
-// output in them has already been redacted.
+// fdatasync'd before write() returns (or before write_async() calls back).
+// Records never carry secrets; command output in them has already been
+// redacted. A flusher thread group-commits: records queued while a sync is in
+// progress share the next one, so a busy producer is not held to one fsync
+// per record.
 //
-// Thread-safe: SSH completions and the engine thread both write.
+// Thread-safe: SSH completions, the engine thread and the Kafka consumer write.
 
 #include <chrono>
 #include <cstdint>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -50,12 +56,22 @@ class AuditLog {
 
   // Returns false (and the caller counts it) when the write or sync failed.
   bool write(const AuditRecord& record);
+  // `durable(ok)` runs on the flusher thread once the record is on disk.
+  using Durable = std::function<void(bool ok)>;
+  void write_async(const AuditRecord& record, Durable durable);
   static std::string to_json(const AuditRecord& record);
 
  private:
+  void flush_loop();
+
   std::mutex mu_;
+  std::condition_variable cv_;
+  std::string pending_;            // serialized records not yet written
+  std::vector<Durable> waiting_;   // their callbacks, in order
+  bool stopping_ = false;
   int fd_ = -1;
   std::string path_;
+  std::thread flusher_;
 };
 
 }  // namespace aiopsd::daemon

@@ -25,7 +25,8 @@ struct IntentService::Job {
   const DeviceConfig* device = nullptr;
   std::vector<std::string> commands;
   bool dry_run = false;
-  bool start_recorded = false;  // set on the SSH io thread before the session opens
+  bool start_recorded = false;    // set on the SSH io thread before the session opens
+  bool expired_in_queue = false;  // the deadline passed while queued: nothing sent
   std::mutex mu;  // guards dones: redeliveries may join from the consumer thread
   std::vector<std::function<void()>> dones;
   bool completed = false;
@@ -44,6 +45,13 @@ struct IntentService::Outcome {
 namespace {
 
 std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o);
+
+IntentService::Outcome expired(const IntentService::Job& job) {
+  return {"expired", "deadline_exceeded", "deadline",
+          fmt::format("deadline: {} passed before the intent could start",
+                      rules::format_rfc3339(*job.intent.deadline)),
+          {}};
+}
 
 }  // namespace
 
@@ -165,13 +173,7 @@ void IntentService::execute(std::shared_ptr<Job> job) {
                               action->name),
                   false);
   }
-  if (in.deadline && Clock::now() > *in.deadline) {
-    Outcome o{"expired", "deadline_exceeded", "deadline",
-              fmt::format("deadline: {} passed before the intent could start",
-                          rules::format_rfc3339(*in.deadline)),
-              {}};
-    return finish(job, std::move(o));
-  }
+  if (in.deadline && Clock::now() > *in.deadline) return finish(job, expired(*job));
   job->dry_run = in.dry_run || config_.engine.dry_run;
   if (job->dry_run) {
     // Nothing reaches a device: no start record is needed to stay at most once.
@@ -192,12 +194,20 @@ void IntentService::execute(std::shared_ptr<Job> job) {
   // behind the device's earlier intents: a crash then reports `interrupted`
   // only for what may really have reached the device.
   auto starting = [this, job] {
+    // Queued behind the device's earlier intents, the deadline may pass.
+    if (job->intent.deadline && Clock::now() > *job->intent.deadline) {
+      job->expired_in_queue = true;
+      return false;
+    }
     job->started_at = Clock::now();
     job->start_recorded = state_.record_started(job->intent.intent_id);
     return job->start_recorded;
   };
   executor_.submit(job->device->ssh, job->commands, limits,
                    [this, job, action](ssh::ExecResult r) {
+                     if (job->expired_in_queue) {
+                       return finish(job, expired(*job));
+                     }
                      if (!job->start_recorded) {
                        return finish(job, Outcome{"failed", "state_store_error", "",
                                                   "could not record the start durably; nothing "
@@ -237,31 +247,41 @@ void IntentService::reject(std::shared_ptr<Job> job, std::string code, std::stri
   Outcome o{"rejected", std::move(code), std::move(field), std::move(message), {}};
   if (!dead_letter) return finish(job, std::move(o));
   metrics_.dead_letters.Add({{"reason", o.error_code}}).Increment();
-  count_and_audit(*job, o);
-  // The result and the dead letter must both be acknowledged before the offset moves.
-  auto pending = std::make_shared<std::atomic<int>>(2);
-  auto one_acked = [this, job, pending] {
-    if (--*pending == 0) complete(job);
-  };
-  publish(config_.kafka.topics.results, job->id(), result_document(*job, o), {}, one_acked);
-  // Called from handle(): raw_value still views the consumer's message.
-  publish(config_.kafka.topics.dead_letter, job->id(), std::string(job->raw_value),
-          {{"aiopsd.error.code", o.error_code},
-           {"aiopsd.error.message", o.error_message},
-           {"aiopsd.source.topic", job->topic},
-           {"aiopsd.source.partition", std::to_string(job->partition)},
-           {"aiopsd.source.offset", std::to_string(job->offset)}},
-          one_acked);
+  // Called from handle(): raw_value still views the consumer's message; keep a copy.
+  std::string raw(job->raw_value);
+  std::string doc = result_document(*job, o);
+  count_and_audit(*job, o, [this, job, o, raw = std::move(raw), doc = std::move(doc)]() mutable {
+    // The result and the dead letter must both be acknowledged before the offset moves.
+    auto pending = std::make_shared<std::atomic<int>>(2);
+    auto one_acked = [this, job, pending] {
+      if (--*pending == 0) complete(job);
+    };
+    publish(config_.kafka.topics.results, job->id(), std::move(doc), {}, one_acked);
+    publish(config_.kafka.topics.dead_letter, job->id(), std::move(raw),
+            {{"aiopsd.error.code", o.error_code},
+             {"aiopsd.error.message", o.error_message},
+             {"aiopsd.source.topic", job->topic},
+             {"aiopsd.source.partition", std::to_string(job->partition)},
+             {"aiopsd.source.offset", std::to_string(job->offset)}},
+            one_acked);
+  });
 }
 
-void IntentService::count_and_audit(const Job& job, const Outcome& o) {
+void IntentService::count_and_audit(const Job& job, const Outcome& o,
+                                    std::function<void()> then) {
   intents_counter(job.intent.action, o.status).Increment();
   metrics_.intent_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - job.received_steady)
           .count());
-  log::info("intent", "intent {} action={} device={} status={}{}{}", job.id(), job.intent.action,
-            job.intent.device, o.status, o.error_code.empty() ? "" : " error=", o.error_code);
-  if (job.intent.intent_id.empty()) return;  // undecodable: nothing to attribute
+  if (job.dry_run) {
+    log::debug("intent", "intent {} action={} device={} status={} (dry run)", job.id(),
+               job.intent.action, job.intent.device, o.status);
+  } else {
+    log::info("intent", "intent {} action={} device={} status={}{}{}", job.id(),
+              job.intent.action, job.intent.device, o.status,
+              o.error_code.empty() ? "" : " error=", o.error_code);
+  }
+  if (job.intent.intent_id.empty()) return then();  // undecodable: nothing to attribute
   AuditRecord rec;
   rec.time = job.received_at;
   rec.action = fmt::format("intent:{}", job.intent.action);
@@ -277,7 +297,11 @@ void IntentService::count_and_audit(const Job& job, const Outcome& o) {
   rec.intent_id = job.intent.intent_id;
   rec.requested_by = job.intent.requested_by;
   rec.correlation_id = job.intent.correlation_id;
-  if (!audit_.write(rec)) log::error("audit", "audit write failed for intent {}", rec.intent_id);
+  // The result goes out once the audit record is on disk.
+  audit_.write_async(rec, [id = rec.intent_id, then = std::move(then)](bool ok) {
+    if (!ok) log::error("audit", "audit write failed for intent {}", id);
+    then();
+  });
 }
 
 void IntentService::finish(std::shared_ptr<Job> job, Outcome o) {
@@ -285,9 +309,10 @@ void IntentService::finish(std::shared_ptr<Job> job, Outcome o) {
   // Stored so a redelivery republishes it. Rejections are not: re-checking
   // gives the same answer, and undecodable ids should not fill the store.
   if (!job->dry_run && o.status != "rejected") state_.record_finished(job->intent.intent_id, doc);
-  count_and_audit(*job, o);
-  publish(config_.kafka.topics.results, job->id(), std::move(doc), {},
-          [this, job] { complete(job); });
+  count_and_audit(*job, o, [this, job, doc = std::move(doc)]() mutable {
+    publish(config_.kafka.topics.results, job->id(), std::move(doc), {},
+            [this, job] { complete(job); });
+  });
 }
 
 // Produces until the broker acknowledges: a result is never dropped.

@@ -57,7 +57,8 @@ class IntentService {
               bool dead_letter);
   void execute(std::shared_ptr<Job> job);
   void finish(std::shared_ptr<Job> job, Outcome outcome);
-  void count_and_audit(const Job& job, const Outcome& outcome);
+  // Counts, logs and audits; `then` runs once the audit record is durable.
+  void count_and_audit(const Job& job, const Outcome& outcome, std::function<void()> then);
   void publish(const std::string& topic, std::string key, std::string value,
                std::vector<kafka::Header> headers, std::function<void()> acked);
   void complete(const std::shared_ptr<Job>& job);

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "rules/event.hpp"
 #include "tests/daemon/daemon_under_test.hpp"
 #include "tests/harness/child_process.hpp"
 #include "tests/harness/kafka_fixture.hpp"
@@ -273,6 +274,23 @@ TEST_F(IntentEndToEnd, ARedeliveredIntentRunsOnceAndGetsItsStoredResultAgain) {
   ASSERT_EQ(by_id["dup-1"].size(), 2u);
   EXPECT_EQ(json::serialize(by_id["dup-1"][0]), json::serialize(by_id["dup-1"][1]));
   EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"show interface 1/1/7 status"});
+}
+
+// An intent queued behind a slow one on the same device expires if its
+// deadline passes before its turn: nothing is sent for it.
+TEST_F(IntentEndToEnd, ADeadlinePassingWhileQueuedExpiresTheIntent) {
+  start();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("slow", "slow-check", "sw1", R"("seconds":4)")},
+           {"sw1", intent("late", "interface-status", "sw1", R"("port":"1/1/2")",
+                          fmt::format(R"(,"deadline":"{}")", rules::format_rfc3339(deadline)))}});
+  auto by_id = finals(consume(kafka_.bootstrap(), "results", 4, "intent-result.schema.json"));
+  ASSERT_EQ(by_id["late"].size(), 1u);
+  EXPECT_EQ(str(by_id["late"][0], "status"), "expired");
+  EXPECT_EQ(error_of(by_id["late"][0], "code"), "deadline_exceeded");
+  EXPECT_EQ(str(by_id["slow"][0], "status"), "succeeded");
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"sleep 4"});
 }
 
 // Alertmanager webhook payloads on the alerts topic go through the same
