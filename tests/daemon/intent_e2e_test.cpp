@@ -280,17 +280,22 @@ TEST_F(IntentEndToEnd, ARedeliveredIntentRunsOnceAndGetsItsStoredResultAgain) {
 // deadline passes before its turn: nothing is sent for it.
 TEST_F(IntentEndToEnd, ADeadlinePassingWhileQueuedExpiresTheIntent) {
   start();
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  produce(kafka_.bootstrap(), "intents", {{"sw1", intent("slow", "slow-check", "sw1", R"("seconds":8)")}});
+  ASSERT_TRUE(eventually([&] { return sshd_.commands_received().size() == 1; },
+                         std::chrono::seconds(30)));
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(3);
   produce(kafka_.bootstrap(), "intents",
-          {{"sw1", intent("slow", "slow-check", "sw1", R"("seconds":4)")},
-           {"sw1", intent("late", "interface-status", "sw1", R"("port":"1/1/2")",
+          {{"sw1", intent("late", "interface-status", "sw1", R"("port":"1/1/2")",
                           fmt::format(R"(,"deadline":"{}")", rules::format_rfc3339(deadline)))}});
-  auto by_id = finals(consume(kafka_.bootstrap(), "results", 4, "intent-result.schema.json"));
+  // slow: accepted, succeeded; late: accepted (in time), then expired in the queue.
+  auto results = consume(kafka_.bootstrap(), "results", 4, "intent-result.schema.json");
+  auto by_id = finals(results);
   ASSERT_EQ(by_id["late"].size(), 1u);
   EXPECT_EQ(str(by_id["late"][0], "status"), "expired");
   EXPECT_EQ(error_of(by_id["late"][0], "code"), "deadline_exceeded");
   EXPECT_EQ(str(by_id["slow"][0], "status"), "succeeded");
-  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"sleep 4"});
+  EXPECT_EQ(results.size(), 4u);
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"sleep 8"});
 }
 
 // Alertmanager webhook payloads on the alerts topic go through the same
