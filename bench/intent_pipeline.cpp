@@ -91,8 +91,9 @@ int main(int argc, char** argv) {
       const std::string dev = fmt::format("sw{}", i % kDevices);
       producer->produce(
           "intents", dev,
-          fmt::format(R"({{"intent_id":"b-{}","action":"interface-status","target":{{"device":"{}"}},"params":{{"port":"1/1/{}"}},"requested_by":"bench","correlation_id":"c-{}"}})",
-                      i, dev, i % 48 + 1, i),
+          fmt::format(
+              R"({{"intent_id":"b-{}","action":"interface-status","target":{{"device":"{}"}},"params":{{"port":"1/1/{}"}},"requested_by":"bench","correlation_id":"c-{}"}})",
+              i, dev, i % 48 + 1, i),
           {}, [&acked](const kafka::DeliveryReport& r) { acked += r.ok; });
     }
     producer->flush(std::chrono::seconds(120));
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
   if (rc != 0) return fmt::print(stderr, "kcat failed\n"), 1;
 
   // aiopsd's intent path.
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("aiopsd-bench-{}", ::getpid());
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("aiopsd-bench-{}", ::getpid());
   std::filesystem::create_directories(dir);
   rules::ConfigErrors errors;
   auto config = daemon::load_config(write_config(dir, bootstrap), errors);
@@ -124,8 +126,8 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;  // never run: dry run opens no session
   ssh::SshExecutor executor(io.get_executor(), {});
   daemon::IntentService service(*config, executor, audit, metrics, state, *producer);
-  auto consumer = kafka::Consumer::create(
-      {bootstrap, {{"session.timeout.ms", "6000"}}}, "bench", {"intents"}, error);
+  auto consumer = kafka::Consumer::create({bootstrap, {{"session.timeout.ms", "6000"}}}, "bench",
+                                          {"intents"}, error);
   if (!consumer) return fmt::print(stderr, "{}\n", error), 1;
   std::atomic<long> done{0};
   Clock::time_point first{};
@@ -133,14 +135,15 @@ int main(int argc, char** argv) {
   consumer->start([&](const kafka::Message& m) {
     if (!started.exchange(true)) first = Clock::now();
     topic_bytes += m.value.size();
-    service.handle(m, [&done, c = consumer.get(), t = std::string(m.topic), p = m.partition,
-                       o = m.offset] {
-      c->done(t, p, o);
-      ++done;
-    });
+    service.handle(
+        m, [&done, c = consumer.get(), t = std::string(m.topic), p = m.partition, o = m.offset] {
+          c->done(t, p, o);
+          ++done;
+        });
   });
   const auto deadline = Clock::now() + std::chrono::minutes(10);
-  while (done < n && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (done < n && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const double aiopsd_s = std::chrono::duration<double>(Clock::now() - first).count();
   consumer->stop();
   const auto st = state.stats();
@@ -156,14 +159,16 @@ int main(int argc, char** argv) {
   fmt::print("| aiopsd consume+decode+validate+route+result (dry run) | {:.2f} | {:.0f} |\n",
              aiopsd_s, n / aiopsd_s);
   fmt::print("ratio aiopsd/kcat: {:.2f}\n", kcat_s / aiopsd_s);
-  fmt::print("state store: {} records, {} bytes, {} syncs for {} dry-run intents "
-             "({:.2f} writes/intent); audit log: {} bytes ({:.0f} bytes/intent)\n",
-             st.records, st.bytes, st.syncs, n, static_cast<double>(st.records) / n, audit_bytes,
-             static_cast<double>(audit_bytes) / n);
+  fmt::print(
+      "state store: {} records, {} bytes, {} syncs for {} dry-run intents "
+      "({:.2f} writes/intent); audit log: {} bytes ({:.0f} bytes/intent)\n",
+      st.records, st.bytes, st.syncs, n, static_cast<double>(st.records) / n, audit_bytes,
+      static_cast<double>(audit_bytes) / n);
   // The state store's cost for an intent that runs: one start record (synced
   // before the session opens) and one finish record carrying the result.
   {
-    const auto sdir = std::filesystem::temp_directory_path() / fmt::format("aiopsd-bench-state-{}", ::getpid());
+    const auto sdir =
+        std::filesystem::temp_directory_path() / fmt::format("aiopsd-bench-state-{}", ::getpid());
     daemon::StateStore s((sdir / "state.journal").string());
     const std::string result =
         R"({"intent_id":"r-000000","status":"succeeded","action":"interface-status","device":"sw1","requested_by":"bench","dry_run":false,"commands":[{"command":"show interface 1/1/3 status","output":"Interface 1/1/3 is down, line protocol is down\n","truncated":false,"exit_status":0}],"received_at":"2026-11-24T22:24:57.496Z","started_at":"2026-11-24T22:24:57.496Z","finished_at":"2026-11-24T22:24:57.707Z","duration_ms":211,"source":{"topic":"aiopsd.intents","partition":2,"offset":0}})";
@@ -176,10 +181,11 @@ int main(int argc, char** argv) {
     }
     const double secs = seconds_since(t0);
     const auto rs = s.stats();
-    fmt::print("state store, executed intents: {:.1f} records, {:.0f} bytes, {:.1f} fdatasyncs "
-               "per intent; {:.2f} ms per intent (single writer, no group commit)\n",
-               static_cast<double>(rs.records) / kRuns, static_cast<double>(rs.bytes) / kRuns,
-               static_cast<double>(rs.syncs) / kRuns, secs * 1000 / kRuns);
+    fmt::print(
+        "state store, executed intents: {:.1f} records, {:.0f} bytes, {:.1f} fdatasyncs "
+        "per intent; {:.2f} ms per intent (single writer, no group commit)\n",
+        static_cast<double>(rs.records) / kRuns, static_cast<double>(rs.bytes) / kRuns,
+        static_cast<double>(rs.syncs) / kRuns, secs * 1000 / kRuns);
     std::filesystem::remove_all(sdir, ec);
   }
   return 0;

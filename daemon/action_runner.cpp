@@ -67,8 +67,8 @@ void ActionRunner::run_log(const rules::Decision& d, std::size_t action_index,
 }
 
 std::shared_ptr<ActionRunner::Outcome> ActionRunner::begin(const rules::Decision& d,
-                                                          std::size_t action_index,
-                                                          std::string_view kind) {
+                                                           std::size_t action_index,
+                                                           std::string_view kind) {
   const rules::Rule& rule = config_.rules.rules[d.rule];
   auto o = std::make_shared<Outcome>();
   o->started = std::chrono::steady_clock::now();
@@ -133,14 +133,16 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
                                const rules::RunAction& run) {
   auto o = begin(d, action_index, "run");
   const rules::CatalogAction* ca = config_.catalog.find(run.action);
-  if (!ca) return fail(*o, "unknown_action", fmt::format("action '{}' is not in the catalog", run.action));
+  if (!ca)
+    return fail(*o, "unknown_action", fmt::format("action '{}' is not in the catalog", run.action));
   o->record.action = fmt::format("run:{}", ca->name);
   const DeviceConfig* dev = target_device(*o, run.device, d.event, run.device_patterns);
   if (!dev) return;
   std::map<std::string, rules::ParamValue> values;
   for (const auto& [name, t] : run.params) {
     auto v = t.render(d.event, *config_.interner, run.value_patterns);
-    if (!v.ok()) return fail(*o, v.error->code, fmt::format("params.{}: {}", name, v.error->message));
+    if (!v.ok())
+      return fail(*o, v.error->code, fmt::format("params.{}: {}", name, v.error->message));
     values.emplace(name, std::move(v.text));
   }
   auto resolved = config_.catalog.resolve(
@@ -150,9 +152,9 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
     return fail(*o, err->code == "invalid_params" ? "policy_violation" : err->code, err->message);
   }
   if (ca->approval == rules::Approval::kRequired) {
-    return fail(*o, "approval_required",
-                fmt::format("action '{}' requires approval; approvals are not available yet",
-                            ca->name));
+    return fail(
+        *o, "approval_required",
+        fmt::format("action '{}' requires approval; approvals are not available yet", ca->name));
   }
   auto& r = std::get<rules::ResolvedAction>(resolved);
   ssh::Limits limits = config_.ssh.limits;
@@ -176,33 +178,34 @@ void ActionRunner::dispatch(std::shared_ptr<Outcome> o, const DeviceConfig& dev,
     o->index = kDryRun;
     return finish(*o);
   }
-  executor_.submit(dev.ssh, std::move(commands), limits, [this, o, extra_redact](ssh::ExecResult result) {
-    for (std::size_t i = 0; i < o->record.commands.size(); ++i) {
-      if (i >= result.commands.size()) break;
-      auto& rec = o->record.commands[i];
-      rec.exit_status = result.commands[i].exit_status;
-      rec.truncated = result.commands[i].truncated;
-      rec.output = config_.output_filter.apply(result.commands[i].output);
-      if (extra_redact) rec.output = extra_redact->apply(rec.output);
-    }
-    if (!result.ok()) {
-      o->index = kFailed;
-      o->record.error_code = std::string(ssh::to_string(result.error));
-      o->record.error_message = result.error_message;
-    } else {
-      o->index = kSucceeded;
-      for (const auto& c : o->record.commands) {
-        if (c.exit_status != 0) {
-          o->index = kFailed;
-          o->record.error_code = "command_failed";
-          o->record.error_message =
-              fmt::format("'{}' exited with status {}", c.command, c.exit_status);
-          break;
-        }
-      }
-    }
-    finish(*o);
-  });
+  executor_.submit(dev.ssh, std::move(commands), limits,
+                   [this, o, extra_redact](ssh::ExecResult result) {
+                     for (std::size_t i = 0; i < o->record.commands.size(); ++i) {
+                       if (i >= result.commands.size()) break;
+                       auto& rec = o->record.commands[i];
+                       rec.exit_status = result.commands[i].exit_status;
+                       rec.truncated = result.commands[i].truncated;
+                       rec.output = config_.output_filter.apply(result.commands[i].output);
+                       if (extra_redact) rec.output = extra_redact->apply(rec.output);
+                     }
+                     if (!result.ok()) {
+                       o->index = kFailed;
+                       o->record.error_code = std::string(ssh::to_string(result.error));
+                       o->record.error_message = result.error_message;
+                     } else {
+                       o->index = kSucceeded;
+                       for (const auto& c : o->record.commands) {
+                         if (c.exit_status != 0) {
+                           o->index = kFailed;
+                           o->record.error_code = "command_failed";
+                           o->record.error_message =
+                               fmt::format("'{}' exited with status {}", c.command, c.exit_status);
+                           break;
+                         }
+                       }
+                     }
+                     finish(*o);
+                   });
 }
 
 void ActionRunner::finish(const Outcome& o) {

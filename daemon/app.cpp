@@ -17,9 +17,9 @@
 #include "daemon/http_server.hpp"
 #include "daemon/intent_service.hpp"
 #include "daemon/kafka_ingest.hpp"
-#include "daemon/state_store.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/state_store.hpp"
 #include "rules/engine.hpp"
 
 namespace aiopsd::daemon {
@@ -114,12 +114,15 @@ namespace {
 std::string resolve_property(const std::string& name, const KafkaProperty& p) {
   if (!p.env.empty()) {
     const char* v = std::getenv(p.env.c_str());
-    if (!v) throw std::runtime_error(fmt::format("kafka.properties.{}: environment variable {} is not set", name, p.env));
+    if (!v)
+      throw std::runtime_error(
+          fmt::format("kafka.properties.{}: environment variable {} is not set", name, p.env));
     return v;
   }
   if (!p.file.empty()) {
     std::ifstream in(p.file);
-    if (!in) throw std::runtime_error(fmt::format("kafka.properties.{}: cannot read {}", name, p.file));
+    if (!in)
+      throw std::runtime_error(fmt::format("kafka.properties.{}: cannot read {}", name, p.file));
     std::string v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
     return v;
@@ -138,7 +141,8 @@ void App::start_kafka() {
   if (k.embedded) {
     s.kafka_cluster = kafka::EmbeddedCluster::start(1, error);
     if (!s.kafka_cluster) throw std::runtime_error("embedded kafka: " + error);
-    for (const std::string& t : {k.topics.intents, k.topics.results, k.topics.dead_letter, k.topics.alerts}) {
+    for (const std::string& t :
+         {k.topics.intents, k.topics.results, k.topics.dead_letter, k.topics.alerts}) {
       if (!t.empty() && !s.kafka_cluster->create_topic(t, k.embedded_partitions, error))
         throw std::runtime_error(fmt::format("embedded kafka: topic {}: {}", t, error));
     }
@@ -147,8 +151,9 @@ void App::start_kafka() {
       std::filesystem::create_directories(std::filesystem::path(k.bootstrap_file).parent_path());
       std::ofstream(k.bootstrap_file) << cc.brokers << '\n';
     }
-    log::info("kafka", "embedded Kafka (librdkafka mock cluster) listening at {}; topics {}, {}, {}, {}",
-              cc.brokers, k.topics.intents, k.topics.results, k.topics.dead_letter, k.topics.alerts);
+    log::info(
+        "kafka", "embedded Kafka (librdkafka mock cluster) listening at {}; topics {}, {}, {}, {}",
+        cc.brokers, k.topics.intents, k.topics.results, k.topics.dead_letter, k.topics.alerts);
   } else {
     cc.brokers = k.brokers;
   }
@@ -158,8 +163,8 @@ void App::start_kafka() {
   s.state = std::make_unique<StateStore>(cfg.state.path);
   s.producer = kafka::Producer::create(cc, error);
   if (!s.producer) throw std::runtime_error("kafka producer: " + error);
-  s.intents = std::make_unique<IntentService>(cfg, *s.executor, *s.audit, s.metrics, *s.state,
-                                               *s.producer);
+  s.intents =
+      std::make_unique<IntentService>(cfg, *s.executor, *s.audit, s.metrics, *s.state, *s.producer);
   s.intents->report_interrupted();
   std::vector<std::string> topics{k.topics.intents};
   if (!k.topics.alerts.empty()) topics.push_back(k.topics.alerts);
@@ -171,9 +176,10 @@ void App::start_kafka() {
   }
   s.consumer = kafka::Consumer::create(consumer_config, k.group_id, topics, error);
   if (!s.consumer) throw std::runtime_error("kafka consumer: " + error);
-  s.kafka_ingest = std::make_unique<KafkaIngest>(cfg, *s.intents, s.queue, s.metrics, *s.producer,
-                                                 *s.consumer);
-  s.consumer->start([ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
+  s.kafka_ingest =
+      std::make_unique<KafkaIngest>(cfg, *s.intents, s.queue, s.metrics, *s.producer, *s.consumer);
+  s.consumer->start(
+      [ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
   s.lag_thread = std::thread([&s] {
     std::unique_lock lock(s.lag_mu);
     while (!s.lag_cv.wait_for(lock, std::chrono::seconds(5), [&s] { return !s.running.load(); })) {
@@ -188,9 +194,7 @@ void App::start_kafka() {
 void App::stop_kafka() {
   Impl& s = *impl_;
   if (!s.consumer) return;
-  {
-    std::lock_guard lock(s.lag_mu);
-  }
+  { std::lock_guard lock(s.lag_mu); }
   s.lag_cv.notify_all();
   if (s.lag_thread.joinable()) s.lag_thread.join();
   s.kafka_ingest->stop();

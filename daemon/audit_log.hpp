@@ -9,12 +9,12 @@
 // Thread-safe: SSH completions, the engine thread and the Kafka consumer write.
 
 #include <chrono>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace aiopsd::daemon {
@@ -66,8 +66,8 @@ class AuditLog {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string pending_;            // serialized records not yet written
-  std::vector<Durable> waiting_;   // their callbacks, in order
+  std::string pending_;           // serialized records not yet written
+  std::vector<Durable> waiting_;  // their callbacks, in order
   bool stopping_ = false;
   int fd_ = -1;
   std::string path_;

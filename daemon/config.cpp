@@ -245,8 +245,8 @@ void parse_kafka_properties(const YamlMap& km, const fs::path& base, KafkaConfig
 void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("kafka")) return;
   YamlMap m(top.node("kafka"), "kafka", errors,
-            {"brokers", "bootstrap_file", "group_id", "topics", "properties",
-             "embedded_partitions", "max_message_bytes"});
+            {"brokers", "bootstrap_file", "group_id", "topics", "properties", "embedded_partitions",
+             "max_message_bytes"});
   if (!m.valid()) return;
   KafkaConfig& k = cfg.kafka;
   k.enabled = true;
@@ -256,7 +256,8 @@ void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigEr
   }
   if (auto g = m.string("group_id")) k.group_id = *g;
   if (auto f = m.string("bootstrap_file")) k.bootstrap_file = resolve(base, *f);
-  if (auto p = m.integer("embedded_partitions", 1, 256)) k.embedded_partitions = static_cast<int>(*p);
+  if (auto p = m.integer("embedded_partitions", 1, 256))
+    k.embedded_partitions = static_cast<int>(*p);
   if (auto v = m.size("max_message_bytes")) k.max_message_bytes = *v;
   if (m.has("topics")) {
     YamlMap tm(m.node("topics"), "kafka.topics", errors,
@@ -318,8 +319,9 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     return nullptr;
   }
   const fs::path base = fs::absolute(path).parent_path();
-  YamlMap top(*root, "", local, {"server", "log", "audit", "engine", "ssh", "devices", "rules", "catalog",
-                          "kafka", "state"});
+  YamlMap top(
+      *root, "", local,
+      {"server", "log", "audit", "engine", "ssh", "devices", "rules", "catalog", "kafka", "state"});
   if (top.valid()) {
     parse_server(top, *cfg, local);
     if (top.has("log")) {
@@ -346,8 +348,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     parse_ssh(top, base, *cfg, local);
     parse_devices(top, base, *cfg, local);
     for (const auto& f : top.string_list("rules")) cfg->rules_files.push_back(resolve(base, f));
-    for (const auto& f : top.string_list("catalog"))
-      cfg->catalog_files.push_back(resolve(base, f));
+    for (const auto& f : top.string_list("catalog")) cfg->catalog_files.push_back(resolve(base, f));
     parse_kafka(top, base, *cfg, local);
     if (top.has("state")) {
       YamlMap sm(top.node("state"), "state", local, {"path"});

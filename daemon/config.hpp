@@ -43,9 +43,9 @@ struct SshConfig {
 
 // A librdkafka property whose value is a secret is given by reference only.
 struct KafkaProperty {
-  std::string value;      // inline value (never a secret)
-  std::string env;        // or: environment variable holding it
-  std::string file;       // or: file holding it (trailing newline stripped)
+  std::string value;  // inline value (never a secret)
+  std::string env;    // or: environment variable holding it
+  std::string file;   // or: file holding it (trailing newline stripped)
 };
 
 struct KafkaTopics {

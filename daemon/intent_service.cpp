@@ -14,7 +14,7 @@ using Clock = std::chrono::system_clock;
 
 struct IntentService::Job {
   rules::Intent intent;
-  std::string raw_id;  // best-effort id of an undecodable message
+  std::string raw_id;          // best-effort id of an undecodable message
   std::string_view raw_value;  // the message bytes; valid during handle() only
   std::string topic;
   std::int32_t partition = 0;
@@ -27,7 +27,7 @@ struct IntentService::Job {
   bool dry_run = false;
   bool start_recorded = false;    // set on the SSH io thread before the session opens
   bool expired_in_queue = false;  // the deadline passed while queued: nothing sent
-  std::mutex mu;  // guards dones: redeliveries may join from the consumer thread
+  std::mutex mu;                  // guards dones: redeliveries may join from the consumer thread
   std::vector<std::function<void()>> dones;
   bool completed = false;
 
@@ -47,7 +47,9 @@ namespace {
 std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o);
 
 IntentService::Outcome expired(const IntentService::Job& job) {
-  return {"expired", "deadline_exceeded", "deadline",
+  return {"expired",
+          "deadline_exceeded",
+          "deadline",
           fmt::format("deadline: {} passed before the intent could start",
                       rules::format_rfc3339(*job.intent.deadline)),
           {}};
@@ -75,14 +77,14 @@ prometheus::Counter& IntentService::intents_counter(const std::string& action,
 
 void IntentService::report_interrupted() {
   for (const std::string& id : state_.unfinished_at_open()) {
-    json::object doc{{"intent_id", id},
-                     {"status", "interrupted"},
-                     {"error",
-                      json::object{{"code", "interrupted"},
-                                   {"message",
-                                    "aiopsd stopped while this intent was running; it may be "
-                                    "partly applied and is not re-run: check the device"}}},
-                     {"finished_at", rules::format_rfc3339(Clock::now())}};
+    json::object doc{
+        {"intent_id", id},
+        {"status", "interrupted"},
+        {"error", json::object{{"code", "interrupted"},
+                               {"message",
+                                "aiopsd stopped while this intent was running; it may be "
+                                "partly applied and is not re-run: check the device"}}},
+        {"finished_at", rules::format_rfc3339(Clock::now())}};
     std::string text = json::serialize(doc);
     state_.record_finished(id, text);
     log::warn("intent", "intent {} was interrupted by a restart; reported, not re-run", id);
@@ -142,17 +144,17 @@ void IntentService::execute(std::shared_ptr<Job> job) {
   const rules::Intent& in = job->intent;
   const rules::CatalogAction* action = config_.catalog.find(in.action);
   if (!action) {
-    return reject(job, "unknown_action", "action",
-                  fmt::format("action: {} is not in the action catalog",
-                              rules::quote_value(in.action)),
-                  true);
+    return reject(
+        job, "unknown_action", "action",
+        fmt::format("action: {} is not in the action catalog", rules::quote_value(in.action)),
+        true);
   }
   job->device = config_.find_device(in.device);
   if (!job->device || job->device->ssh.name != in.device) {
-    return reject(job, "unknown_device", "target.device",
-                  fmt::format("target.device: {} is not in the inventory",
-                              rules::quote_value(in.device)),
-                  true);
+    return reject(
+        job, "unknown_device", "target.device",
+        fmt::format("target.device: {} is not in the inventory", rules::quote_value(in.device)),
+        true);
   }
   auto resolved = config_.catalog.resolve(
       *action, in.params, [this](std::string_view n) { return config_.find_device(n) != nullptr; });
@@ -163,15 +165,15 @@ void IntentService::execute(std::shared_ptr<Job> job) {
   const rules::CommandPolicy& policy = action->policy ? *action->policy : config_.policy;
   for (std::size_t i = 0; i < job->commands.size(); ++i) {
     if (auto why = policy.check(job->commands[i])) {
-      return reject(job, "policy_violation", "action",
-                    fmt::format("commands[{}]: {}", i, *why), false);
+      return reject(job, "policy_violation", "action", fmt::format("commands[{}]: {}", i, *why),
+                    false);
     }
   }
   if (action->approval == rules::Approval::kRequired) {
-    return reject(job, "approval_required", "action",
-                  fmt::format("action '{}' requires approval; approvals are not available yet",
-                              action->name),
-                  false);
+    return reject(
+        job, "approval_required", "action",
+        fmt::format("action '{}' requires approval; approvals are not available yet", action->name),
+        false);
   }
   if (in.deadline && Clock::now() > *in.deadline) return finish(job, expired(*job));
   job->dry_run = in.dry_run || config_.engine.dry_run;
@@ -203,40 +205,42 @@ void IntentService::execute(std::shared_ptr<Job> job) {
     job->start_recorded = state_.record_started(job->intent.intent_id);
     return job->start_recorded;
   };
-  executor_.submit(job->device->ssh, job->commands, limits,
-                   [this, job, action](ssh::ExecResult r) {
-                     if (job->expired_in_queue) {
-                       return finish(job, expired(*job));
-                     }
-                     if (!job->start_recorded) {
-                       return finish(job, Outcome{"failed", "state_store_error", "",
-                                                  "could not record the start durably; nothing "
-                                                  "was sent",
-                                                  {}});
-                     }
-                     Outcome o{"succeeded", "", "", "", {}};
-                     for (const auto& c : r.commands) {
-                       std::string out = config_.output_filter.apply(c.output);
-                       if (action->redact) out = action->redact->apply(out);
-                       o.commands.push_back({c.command, c.exit_status, std::move(out), c.truncated});
-                     }
-                     if (!r.ok()) {
-                       o.status = "failed";
-                       o.error_code = std::string(ssh::to_string(r.error));
-                       o.error_message = r.error_message;
-                     } else {
-                       for (const auto& c : o.commands) {
-                         if (c.exit_status == 0) continue;
-                         o.status = "failed";
-                         o.error_code = "command_failed";
-                         o.error_message =
-                             fmt::format("'{}' exited with status {}", c.command, c.exit_status);
-                         break;
-                       }
-                     }
-                     finish(job, std::move(o));
-                   },
-                   std::move(starting));
+  executor_.submit(
+      job->device->ssh, job->commands, limits,
+      [this, job, action](ssh::ExecResult r) {
+        if (job->expired_in_queue) {
+          return finish(job, expired(*job));
+        }
+        if (!job->start_recorded) {
+          return finish(job, Outcome{"failed",
+                                     "state_store_error",
+                                     "",
+                                     "could not record the start durably; nothing "
+                                     "was sent",
+                                     {}});
+        }
+        Outcome o{"succeeded", "", "", "", {}};
+        for (const auto& c : r.commands) {
+          std::string out = config_.output_filter.apply(c.output);
+          if (action->redact) out = action->redact->apply(out);
+          o.commands.push_back({c.command, c.exit_status, std::move(out), c.truncated});
+        }
+        if (!r.ok()) {
+          o.status = "failed";
+          o.error_code = std::string(ssh::to_string(r.error));
+          o.error_message = r.error_message;
+        } else {
+          for (const auto& c : o.commands) {
+            if (c.exit_status == 0) continue;
+            o.status = "failed";
+            o.error_code = "command_failed";
+            o.error_message = fmt::format("'{}' exited with status {}", c.command, c.exit_status);
+            break;
+          }
+        }
+        finish(job, std::move(o));
+      },
+      std::move(starting));
 }
 
 void IntentService::reject(std::shared_ptr<Job> job, std::string code, std::string field,
@@ -267,8 +271,7 @@ void IntentService::reject(std::shared_ptr<Job> job, std::string code, std::stri
   });
 }
 
-void IntentService::count_and_audit(const Job& job, const Outcome& o,
-                                    std::function<void()> then) {
+void IntentService::count_and_audit(const Job& job, const Outcome& o, std::function<void()> then) {
   intents_counter(job.intent.action, o.status).Increment();
   metrics_.intent_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - job.received_steady)
@@ -277,9 +280,8 @@ void IntentService::count_and_audit(const Job& job, const Outcome& o,
     log::debug("intent", "intent {} action={} device={} status={} (dry run)", job.id(),
                job.intent.action, job.intent.device, o.status);
   } else {
-    log::info("intent", "intent {} action={} device={} status={}{}{}", job.id(),
-              job.intent.action, job.intent.device, o.status,
-              o.error_code.empty() ? "" : " error=", o.error_code);
+    log::info("intent", "intent {} action={} device={} status={}{}{}", job.id(), job.intent.action,
+              job.intent.device, o.status, o.error_code.empty() ? "" : " error=", o.error_code);
   }
   if (job.intent.intent_id.empty()) return then();  // undecodable: nothing to attribute
   AuditRecord rec;
@@ -328,14 +330,14 @@ void IntentService::publish(const std::string& topic, std::string key, std::stri
   auto attempt = std::make_shared<std::function<void()>>();
   *attempt = [this, p, weak = std::weak_ptr(attempt)] {
     auto self = weak.lock();
-    producer_.produce(p->topic, p->key, p->value, p->headers,
-                      [this, p, self](const kafka::DeliveryReport& r) {
-                        if (r.ok) return p->acked();
-                        metrics_.kafka_produce_errors.Increment();
-                        log::error("kafka", "message to {} for intent {} not delivered ({}); retrying",
-                                   p->topic, p->key, r.error);
-                        (*self)();
-                      });
+    producer_.produce(
+        p->topic, p->key, p->value, p->headers, [this, p, self](const kafka::DeliveryReport& r) {
+          if (r.ok) return p->acked();
+          metrics_.kafka_produce_errors.Increment();
+          log::error("kafka", "message to {} for intent {} not delivered ({}); retrying", p->topic,
+                     p->key, r.error);
+          (*self)();
+        });
   };
   (*attempt)();
 }
@@ -383,14 +385,15 @@ std::string result_document(const IntentService::Job& job, const IntentService::
   }
   const auto now = Clock::now();
   doc["received_at"] = rules::format_rfc3339(job.received_at);
-  if (job.started_at != Clock::time_point{}) doc["started_at"] = rules::format_rfc3339(job.started_at);
+  if (job.started_at != Clock::time_point{})
+    doc["started_at"] = rules::format_rfc3339(job.started_at);
   if (o.status != "accepted") {
     doc["finished_at"] = rules::format_rfc3339(now);
     doc["duration_ms"] =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - job.received_at).count();
   }
-  doc["source"] = json::object{
-      {"topic", job.topic}, {"partition", job.partition}, {"offset", job.offset}};
+  doc["source"] =
+      json::object{{"topic", job.topic}, {"partition", job.partition}, {"offset", job.offset}};
   return json::serialize(doc);
 }
 

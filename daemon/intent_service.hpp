@@ -37,8 +37,8 @@ namespace aiopsd::daemon {
 
 class IntentService {
  public:
-  IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
-                Metrics& metrics, StateStore& state, kafka::Producer& producer);
+  IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics,
+                StateStore& state, kafka::Producer& producer);
   ~IntentService();
 
   // Publishes and stores `interrupted` for every intent an earlier process

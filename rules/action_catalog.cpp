@@ -112,8 +112,8 @@ std::variant<std::string, ActionError> check_value(const ParamSpec& spec, const 
       const auto* s = std::get_if<std::string>(&v);
       if (!s) return invalid(spec, fmt::format("expected a string, got {}", describe(v)));
       if (!RE2::FullMatch(*s, *spec.pattern)) {
-        return invalid(spec, fmt::format("{} does not match ^{}$", quote_value(*s),
-                                         spec.pattern->pattern()));
+        return invalid(
+            spec, fmt::format("{} does not match ^{}$", quote_value(*s), spec.pattern->pattern()));
       }
       if (spec.type == ParamType::kDevice && !(exists && exists(*s))) {
         return invalid(spec, fmt::format("device {} is not in the inventory", quote_value(*s)));
@@ -125,8 +125,8 @@ std::variant<std::string, ActionError> check_value(const ParamSpec& spec, const 
       if (s && std::find(spec.values.begin(), spec.values.end(), *s) != spec.values.end()) {
         return *s;
       }
-      return invalid(spec, fmt::format("{} is not one of [{}]", describe(v),
-                                       fmt::join(spec.values, ", ")));
+      return invalid(
+          spec, fmt::format("{} is not one of [{}]", describe(v), fmt::join(spec.values, ", ")));
     }
     case ParamType::kInteger: {
       std::int64_t n = 0;
@@ -221,9 +221,9 @@ std::optional<ParamSpec> parse_param(const YAML::Node& node, const std::string& 
     if (auto t = parse_type(*type_text)) {
       p.type = *t;
     } else {
-      errors.add(m.node("type"), m.child_path("type"),
-                 fmt::format("unknown type '{}' (expected string, enum, integer or device)",
-                             *type_text));
+      errors.add(
+          m.node("type"), m.child_path("type"),
+          fmt::format("unknown type '{}' (expected string, enum, integer or device)", *type_text));
     }
   }
   p.description = m.string("description").value_or("");
@@ -232,8 +232,7 @@ std::optional<ParamSpec> parse_param(const YAML::Node& node, const std::string& 
     errors.add(m.node("pattern"), m.child_path("pattern"), "only string and device take a pattern");
   }
   if (textual) {
-    const std::string pattern =
-        m.string("pattern").value_or(std::string(kDefaultParamPattern));
+    const std::string pattern = m.string("pattern").value_or(std::string(kDefaultParamPattern));
     p.pattern = compile_pattern(pattern);
     if (!p.pattern->ok()) {
       errors.add(m.node("pattern"), m.child_path("pattern"),

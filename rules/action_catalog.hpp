@@ -105,9 +105,9 @@ class ActionCatalog {
   // answers for kDevice parameters. Nothing is rendered unless every value
   // passed its check.
   using DeviceExists = std::function<bool(std::string_view)>;
-  std::variant<ResolvedAction, ActionError> resolve(
-      const CatalogAction& action, const std::map<std::string, ParamValue>& params,
-      const DeviceExists& device_exists) const;
+  std::variant<ResolvedAction, ActionError> resolve(const CatalogAction& action,
+                                                    const std::map<std::string, ParamValue>& params,
+                                                    const DeviceExists& device_exists) const;
 
   void add(CatalogAction action) { actions_.push_back(std::move(action)); }
 

@@ -3,8 +3,8 @@
 // patterns compiled once at load. The Engine indexes these for matching.
 
 #include <chrono>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "connectors/alertmanager/rfc3339.hpp"
+#include "connectors/json/validating_skip.hpp"
 
 namespace aiopsd::alertmanager {
 
@@ -121,55 +122,7 @@ struct AlertDecoder::Impl {
 
   // --- generic validating walk ------------------------------------------
 
-  // Consumes any value, checking it is well-formed JSON (ondemand is lazy: a
-  // value that is never read is never validated).
-  error_code skip(od::value v, int depth = 0) {
-    if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
-    od::json_type t;
-    if (auto e = v.type().get(t)) return e;
-    switch (t) {
-      case od::json_type::array: {
-        od::array a;
-        if (auto e = v.get_array().get(a)) return e;
-        for (auto el : a) {
-          od::value x;
-          if (auto e = el.get(x)) return e;
-          if (auto e = skip(x, depth + 1)) return e;
-        }
-        return SUCCESS;
-      }
-      case od::json_type::object: {
-        od::object o;
-        if (auto e = v.get_object().get(o)) return e;
-        for (auto f : o) {
-          od::field fl;
-          if (auto e = std::move(f).get(fl)) return e;
-          std::string_view key;
-          if (auto e = fl.unescaped_key().get(key)) return e;
-          if (auto e = skip(fl.value(), depth + 1)) return e;
-        }
-        return SUCCESS;
-      }
-      case od::json_type::number: {
-        double d;
-        return v.get_double().get(d);
-      }
-      case od::json_type::string: {
-        std::string_view s;
-        return v.get_string().get(s);
-      }
-      case od::json_type::boolean: {
-        bool b;
-        return v.get_bool().get(b);
-      }
-      case od::json_type::null: {
-        bool n = false;
-        if (auto e = v.is_null().get(n)) return e;
-        return n ? SUCCESS : simdjson::N_ATOM_ERROR;
-      }
-    }
-    return simdjson::INCORRECT_TYPE;
-  }
+  error_code skip(od::value v) { return json::validating_skip(v, kMaxDepth); }
 
   // Reads an optional string field. Returns a JSON error, or SUCCESS with
   // `present` false (null, wrong type recorded as the alert's error) or true.

@@ -465,7 +465,8 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
     if (job.starting && !job.starting()) {
       ExecResult r;
       r.error = ErrorCode::kCancelled;
-      r.error_message = fmt::format("{}: not started: the caller refused at start", job.device.name);
+      r.error_message =
+          fmt::format("{}: not started: the caller refused at start", job.device.name);
       if (job.done) job.done(std::move(r));
       return;
     }
@@ -499,15 +500,15 @@ SshExecutor::SshExecutor(asio::any_io_executor io, ExecutorOptions options)
 
 SshExecutor::~SshExecutor() = default;
 
-void SshExecutor::submit(Device device, std::vector<std::string> commands, Limits limits,
-                         Done done, Starting starting) {
+void SshExecutor::submit(Device device, std::vector<std::string> commands, Limits limits, Done done,
+                         Starting starting) {
   ++impl_->queued;
-  asio::post(impl_->io, [impl = impl_,
-                         job = Impl::Job{std::move(device), std::move(commands), limits,
-                                         std::move(done), std::move(starting)}]() mutable {
-    impl->queue.push_back(std::move(job));
-    impl->pump();
-  });
+  asio::post(impl_->io,
+             [impl = impl_, job = Impl::Job{std::move(device), std::move(commands), limits,
+                                            std::move(done), std::move(starting)}]() mutable {
+               impl->queue.push_back(std::move(job));
+               impl->pump();
+             });
 }
 
 std::size_t SshExecutor::active_sessions() const { return impl_->active.load(); }

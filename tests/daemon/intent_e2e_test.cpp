@@ -84,11 +84,12 @@ void produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::pair<std::string, std::string>>& messages) {
   TempDir dir;
   std::ofstream in(dir.file("in.jsonl"));
-  for (const auto& [k, v] : messages) in << json::serialize(json::object{{"key", k}, {"value", v}}) << '\n';
+  for (const auto& [k, v] : messages)
+    in << json::serialize(json::object{{"key", k}, {"value", v}}) << '\n';
   in.close();
-  const std::string cmd = fmt::format("timeout 120 /usr/bin/python3 {} produce {} {} < {} > {} 2>&1",
-                                      Peer{}.script, bootstrap, topic, dir.file("in.jsonl"),
-                                      dir.file("out"));
+  const std::string cmd =
+      fmt::format("timeout 120 /usr/bin/python3 {} produce {} {} < {} > {} 2>&1", Peer{}.script,
+                  bootstrap, topic, dir.file("in.jsonl"), dir.file("out"));
   ASSERT_EQ(std::system(cmd.c_str()), 0) << std::ifstream(dir.file("out")).rdbuf();
 }
 
@@ -105,10 +106,9 @@ std::vector<Record> consume(const std::string& bootstrap, const std::string& top
   TempDir dir;
   const std::string schema_path =
       schema.empty() ? "" : std::string(AIOPSD_SOURCE_DIR) + "/schemas/" + schema;
-  const std::string cmd =
-      fmt::format("timeout {} /usr/bin/python3 {} consume {} {} {} {} {} > {} 2> {}",
-                  timeout_s + 30, Peer{}.script, bootstrap, topic, n, timeout_s, schema_path,
-                  dir.file("out"), dir.file("err"));
+  const std::string cmd = fmt::format(
+      "timeout {} /usr/bin/python3 {} consume {} {} {} {} {} > {} 2> {}", timeout_s + 30,
+      Peer{}.script, bootstrap, topic, n, timeout_s, schema_path, dir.file("out"), dir.file("err"));
   const int rc = std::system(cmd.c_str());
   std::stringstream err;
   err << std::ifstream(dir.file("err")).rdbuf();
@@ -157,18 +157,21 @@ class IntentEndToEnd : public ::testing::Test {
 
   void start(int devices = 0, const std::string& rules = "rules: []\n") {
     daemon_ = std::make_unique<DaemonUnderTest>(
-        devices_yaml(sshd_, devices) + kafka_yaml(kafka_.bootstrap(), state_dir_.file("state.journal")),
-        rules, daemon::AppOptions{}, std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
+        devices_yaml(sshd_, devices) +
+            kafka_yaml(kafka_.bootstrap(), state_dir_.file("state.journal")),
+        rules, daemon::AppOptions{},
+        std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
   }
 };
 
 TEST_F(IntentEndToEnd, IntentsRunOnTheDeviceAndAnswerOnKafka) {
   start();
-  produce(kafka_.bootstrap(), "intents",
-          {{"sw1", intent("i-1", "interface-status", "sw1", R"("port":"1/1/3")",
-                          R"(,"correlation_id":"INC-1")")},
-           {"sw1", intent("i-2", "port-bounce", "sw1", R"("port":"1/1/4")")},
-           {"sw1", intent("i-3", "port-bounce", "sw1", R"("port":"1/1/5")", R"(,"dry_run":true)")}});
+  produce(
+      kafka_.bootstrap(), "intents",
+      {{"sw1", intent("i-1", "interface-status", "sw1", R"("port":"1/1/3")",
+                      R"(,"correlation_id":"INC-1")")},
+       {"sw1", intent("i-2", "port-bounce", "sw1", R"("port":"1/1/4")")},
+       {"sw1", intent("i-3", "port-bounce", "sw1", R"("port":"1/1/5")", R"(,"dry_run":true)")}});
   // accepted + final for i-1 and i-2; a dry run answers once.
   auto results = consume(kafka_.bootstrap(), "results", 5, "intent-result.schema.json");
   ASSERT_EQ(results.size(), 5u);
@@ -182,8 +185,7 @@ TEST_F(IntentEndToEnd, IntentsRunOnTheDeviceAndAnswerOnKafka) {
   ASSERT_EQ(cmds.size(), 1u);
   EXPECT_EQ(str(cmds[0].as_object(), "command"), "show interface 1/1/3 status");
   // ANSI colour codes in the device output never reach the result.
-  EXPECT_EQ(str(cmds[0].as_object(), "output"),
-            "Interface 1/1/3 is down, line protocol is down\n");
+  EXPECT_EQ(str(cmds[0].as_object(), "output"), "Interface 1/1/3 is down, line protocol is down\n");
   EXPECT_EQ(str(by_id["i-2"][0], "status"), "succeeded");
   EXPECT_EQ(str(by_id["i-3"][0], "status"), "succeeded");
   EXPECT_TRUE(by_id["i-3"][0].at("dry_run").as_bool());
@@ -207,7 +209,8 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
   start();
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"k", "{not json"},
-      {"k", R"({"intent_id":"b-2","action":"interface-status","target":{"device":"sw1"},"params":{"port":"1/1/3"},"dryrun":true})"},
+      {"k",
+       R"({"intent_id":"b-2","action":"interface-status","target":{"device":"sw1"},"params":{"port":"1/1/3"},"dryrun":true})"},
       {"k", intent("b-3", "reload-everything", "sw1", "")},
       {"k", intent("b-4", "interface-status", "sw-unknown", R"("port":"1/1/3")")},
       {"k", intent("b-5", "interface-status", "sw1", R"("port":"1/1/3; reload")")},
@@ -227,8 +230,7 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
       {"b-3", {"unknown_action", "action: \"reload-everything\" is not in the action catalog"}},
       {"b-4", {"unknown_device", "target.device: \"sw-unknown\" is not in the inventory"}},
       {"b-5",
-       {"invalid_params",
-        "params.port: \"1/1/3; reload\" does not match ^[0-9]+/[0-9]+/[0-9]+$"}},
+       {"invalid_params", "params.port: \"1/1/3; reload\" does not match ^[0-9]+/[0-9]+/[0-9]+$"}},
       {"b-6", {"invalid_params", "params.port: expected a string, got 42"}},
       {"b-7",
        {"approval_required",
@@ -255,9 +257,9 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
     EXPECT_EQ(d.headers.at("aiopsd.source.topic"), "intents");
     EXPECT_FALSE(d.headers.at("aiopsd.source.offset").empty());
   }
-  EXPECT_EQ(codes, (std::multiset<std::string>{"invalid_json", "schema_violation",
-                                               "unknown_action", "unknown_device",
-                                               "invalid_params", "invalid_params"}));
+  EXPECT_EQ(codes,
+            (std::multiset<std::string>{"invalid_json", "schema_violation", "unknown_action",
+                                        "unknown_device", "invalid_params", "invalid_params"}));
   ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
   EXPECT_EQ(daemon_->metric(R"(aiopsd_dead_letters_total{reason="invalid_params"})"), 2);
   EXPECT_EQ(daemon_->metric(R"(aiopsd_dead_letters_total{reason="invalid_json"})"), 1);
@@ -280,9 +282,10 @@ TEST_F(IntentEndToEnd, ARedeliveredIntentRunsOnceAndGetsItsStoredResultAgain) {
 // deadline passes before its turn: nothing is sent for it.
 TEST_F(IntentEndToEnd, ADeadlinePassingWhileQueuedExpiresTheIntent) {
   start();
-  produce(kafka_.bootstrap(), "intents", {{"sw1", intent("slow", "slow-check", "sw1", R"("seconds":8)")}});
-  ASSERT_TRUE(eventually([&] { return sshd_.commands_received().size() == 1; },
-                         std::chrono::seconds(30)));
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("slow", "slow-check", "sw1", R"("seconds":8)")}});
+  ASSERT_TRUE(
+      eventually([&] { return sshd_.commands_received().size() == 1; }, std::chrono::seconds(30)));
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(3);
   produce(kafka_.bootstrap(), "intents",
           {{"sw1", intent("late", "interface-status", "sw1", R"("port":"1/1/2")",
@@ -316,7 +319,9 @@ TEST_F(IntentEndToEnd, AlertsFromKafkaRunCatalogActionsThroughTheSameGuards) {
         iface, iface == "1/1/3" ? "00000000000000a1" : "00000000000000a2");
   };
   produce(kafka_.bootstrap(), "alerts",
-          {{"a", payload("1/1/3")}, {"b", payload("1/1/4; reload")}, {"c", R"({"version":"4","alerts":[{"labels":{"alertname":1}}]})"}});
+          {{"a", payload("1/1/3")},
+           {"b", payload("1/1/4; reload")},
+           {"c", R"({"version":"4","alerts":[{"labels":{"alertname":1}}]})"}});
   ASSERT_TRUE(eventually([&] { return daemon_->audit().size() >= 2; }, std::chrono::seconds(30)));
   ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
   std::map<std::string, json::object> by_outcome;
@@ -346,20 +351,21 @@ TEST_F(IntentEndToEnd, ManyIntentsAcrossDevicesSurviveABrokerOutage) {
     const std::string dev = fmt::format("dev{}", i % devices);
     const std::string tag = fmt::format("{}-{}", dev, i / devices);
     auto& batch = i < total / 2 ? first : second;
-    batch.emplace_back(dev, intent(fmt::format("load-{}", i), "marker", dev,
-                                   fmt::format(R"("tag":"{}")", tag)));
+    batch.emplace_back(
+        dev, intent(fmt::format("load-{}", i), "marker", dev, fmt::format(R"("tag":"{}")", tag)));
   }
   produce(kafka_.bootstrap(), "intents", first);
   kafka_.down(1);
   std::this_thread::sleep_for(std::chrono::seconds(3));
   kafka_.up(1);
   produce(kafka_.bootstrap(), "intents", second);
-  auto results = consume(kafka_.bootstrap(), "results", static_cast<std::size_t>(2 * total), "",
-                         300);
+  auto results =
+      consume(kafka_.bootstrap(), "results", static_cast<std::size_t>(2 * total), "", 300);
   auto by_id = finals(results);
   EXPECT_EQ(by_id.size(), static_cast<std::size_t>(total));
   for (const auto& [id, rs] : by_id) {
-    for (const auto& r : rs) EXPECT_EQ(str(r, "status"), "succeeded") << id << ": " << json::serialize(r);
+    for (const auto& r : rs)
+      EXPECT_EQ(str(r, "status"), "succeeded") << id << ": " << json::serialize(r);
   }
   // Exactly once on the devices, in order per device.
   std::map<std::string, int> seen;
@@ -389,12 +395,13 @@ TEST(IntentRestart, SigkillMidStreamLosesNothingAndRunsNothingTwice) {
   const std::uint16_t port = free_loopback_port();
   dir.write("catalog.yaml", kCatalog);
   dir.write("rules.yaml", "rules: []\n");
-  const std::string config = dir.write(
-      "aiopsd.yaml", fmt::format("server: {{listen: \"127.0.0.1:{}\"}}\naudit: {{path: audit.log}}\n"
-                                 "rules: [rules.yaml]\n",
-                                 port) +
-                         devices_yaml(sshd, 0) + sshd.device_yaml("sw2") +
-                         kafka_yaml(kafka.bootstrap(), dir.file("state/intents.journal")));
+  const std::string config =
+      dir.write("aiopsd.yaml",
+                fmt::format("server: {{listen: \"127.0.0.1:{}\"}}\naudit: {{path: audit.log}}\n"
+                            "rules: [rules.yaml]\n",
+                            port) +
+                    devices_yaml(sshd, 0) + sshd.device_yaml("sw2") +
+                    kafka_yaml(kafka.bootstrap(), dir.file("state/intents.journal")));
   int runs = 0;
   auto start = [&] {
     auto p = std::make_unique<ChildProcess>(
@@ -407,8 +414,8 @@ TEST(IntentRestart, SigkillMidStreamLosesNothingAndRunsNothingTwice) {
   std::vector<std::pair<std::string, std::string>> intents{
       {"sw1", intent("slow-1", "slow-check", "sw1", R"("seconds":5)")}};
   for (int i = 0; i < 10; ++i) {
-    intents.emplace_back("sw2", intent(fmt::format("q-{}", i), "marker", "sw2",
-                                       fmt::format(R"("tag":"q-{}")", i)));
+    intents.emplace_back(
+        "sw2", intent(fmt::format("q-{}", i), "marker", "sw2", fmt::format(R"("tag":"q-{}")", i)));
   }
   produce(kafka.bootstrap(), "intents", intents);
   auto received = [&](const std::string& cmd) {

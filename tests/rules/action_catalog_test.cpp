@@ -151,8 +151,8 @@ TEST(ActionCatalogLoad, ShippedExampleCatalogLoads) {
   ConfigErrors errors;
   load_catalog_file(std::string(AIOPSD_SOURCE_DIR) + "/examples/catalog/network.yaml", c, errors);
   EXPECT_TRUE(errors.empty()) << errors.to_string();
-  for (const char* name : {"interface-status", "poe-status", "bgp-summary", "port-bounce",
-                           "clear-bgp-session"}) {
+  for (const char* name :
+       {"interface-status", "poe-status", "bgp-summary", "port-bounce", "clear-bgp-session"}) {
     EXPECT_NE(c.find(name), nullptr) << name;
   }
 }
