@@ -155,15 +155,16 @@ int main(int argc, char** argv) {
   fmt::print("intents: {}  partitions: {}  message bytes (mean): {:.0f}\n", n, partitions,
              static_cast<double>(topic_bytes) / static_cast<double>(n));
   fmt::print("| run | seconds | intents/s |\n|---|---:|---:|\n");
-  fmt::print("| kcat -C to /dev/null | {:.2f} | {:.0f} |\n", kcat_s, n / kcat_s);
+  fmt::print("| kcat -C to /dev/null | {:.2f} | {:.0f} |\n", kcat_s,
+             static_cast<double>(n) / kcat_s);
   fmt::print("| aiopsd consume+decode+validate+route+result (dry run) | {:.2f} | {:.0f} |\n",
-             aiopsd_s, n / aiopsd_s);
+             aiopsd_s, static_cast<double>(n) / aiopsd_s);
   fmt::print("ratio aiopsd/kcat: {:.2f}\n", kcat_s / aiopsd_s);
   fmt::print(
       "state store: {} records, {} bytes, {} syncs for {} dry-run intents "
       "({:.2f} writes/intent); audit log: {} bytes ({:.0f} bytes/intent)\n",
-      st.records, st.bytes, st.syncs, n, static_cast<double>(st.records) / n, audit_bytes,
-      static_cast<double>(audit_bytes) / n);
+      st.records, st.bytes, st.syncs, n, static_cast<double>(st.records) / static_cast<double>(n),
+      audit_bytes, static_cast<double>(audit_bytes) / static_cast<double>(n));
   // The state store's cost for an intent that runs: one start record (synced
   // before the session opens) and one finish record carrying the result.
   {

@@ -164,7 +164,7 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
            limits, ca->redact ? &*ca->redact : nullptr);
 }
 
-void ActionRunner::dispatch(std::shared_ptr<Outcome> o, const DeviceConfig& dev,
+void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
                             std::vector<std::string> commands, const rules::CommandPolicy& policy,
                             const ssh::Limits& limits, const rules::OutputFilter* extra_redact) {
   for (std::size_t i = 0; i < commands.size(); ++i) {

@@ -39,7 +39,7 @@ class ActionRunner {
   void run_ssh(const rules::Decision& d, std::size_t action_index, const rules::SshAction& action);
   void run_catalog(const rules::Decision& d, std::size_t action_index, const rules::RunAction& run);
   // Policy check of every final command, then dry-run or SSH; always finishes `o`.
-  void dispatch(std::shared_ptr<Outcome> o, const DeviceConfig& dev,
+  void dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
                 std::vector<std::string> commands, const rules::CommandPolicy& policy,
                 const ssh::Limits& limits, const rules::OutputFilter* extra_redact);
   void run_log(const rules::Decision& d, std::size_t action_index, const rules::LogAction& action);

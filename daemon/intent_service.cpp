@@ -140,7 +140,7 @@ void IntentService::handle(const kafka::Message& m, std::function<void()> done) 
   execute(job);
 }
 
-void IntentService::execute(std::shared_ptr<Job> job) {
+void IntentService::execute(const std::shared_ptr<Job>& job) {
   const rules::Intent& in = job->intent;
   const rules::CatalogAction* action = config_.catalog.find(in.action);
   if (!action) {
@@ -207,7 +207,7 @@ void IntentService::execute(std::shared_ptr<Job> job) {
   };
   executor_.submit(
       job->device->ssh, job->commands, limits,
-      [this, job, action](ssh::ExecResult r) {
+      [this, job, action](const ssh::ExecResult& r) {
         if (job->expired_in_queue) {
           return finish(job, expired(*job));
         }
@@ -243,7 +243,7 @@ void IntentService::execute(std::shared_ptr<Job> job) {
       std::move(starting));
 }
 
-void IntentService::reject(std::shared_ptr<Job> job, std::string code, std::string field,
+void IntentService::reject(const std::shared_ptr<Job>& job, std::string code, std::string field,
                            std::string message, bool dead_letter) {
   log::warn("intent", "intent {} rejected at {}/{}@{}: {}: {}",
             job->id().empty() ? "(no id)" : job->id(), job->topic, job->partition, job->offset,
@@ -306,7 +306,7 @@ void IntentService::count_and_audit(const Job& job, const Outcome& o, std::funct
   });
 }
 
-void IntentService::finish(std::shared_ptr<Job> job, Outcome o) {
+void IntentService::finish(const std::shared_ptr<Job>& job, const Outcome& o) {
   std::string doc = result_document(*job, o);
   // Stored so a redelivery republishes it. Rejections are not: re-checking
   // gives the same answer, and undecodable ids should not fill the store.

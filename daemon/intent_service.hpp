@@ -53,10 +53,10 @@ class IntentService {
   struct Outcome;
 
  private:
-  void reject(std::shared_ptr<Job> job, std::string code, std::string field, std::string message,
-              bool dead_letter);
-  void execute(std::shared_ptr<Job> job);
-  void finish(std::shared_ptr<Job> job, Outcome outcome);
+  void reject(const std::shared_ptr<Job>& job, std::string code, std::string field,
+              std::string message, bool dead_letter);
+  void execute(const std::shared_ptr<Job>& job);
+  void finish(const std::shared_ptr<Job>& job, const Outcome& outcome);
   // Counts, logs and audits; `then` runs once the audit record is durable.
   void count_and_audit(const Job& job, const Outcome& outcome, std::function<void()> then);
   void publish(const std::string& topic, std::string key, std::string value,

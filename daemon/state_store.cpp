@@ -145,7 +145,7 @@ bool StateStore::record_finished(std::string_view intent_id, std::string_view re
 
 // Group commit: write under the lock, then either wait for a sync in progress
 // that covers this record, or become the one that syncs everything written.
-bool StateStore::append(std::string line) {
+bool StateStore::append(const std::string& line) {
   std::unique_lock lock(mu_);
   if (!write_all(fd_, line)) return false;
   const std::uint64_t my_seq = ++written_seq_;

@@ -55,7 +55,7 @@ class StateStore {
   std::size_t size() const;
 
  private:
-  bool append(std::string line);
+  bool append(const std::string& line);
   void replay();
   void compact();
 
