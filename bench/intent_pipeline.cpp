@@ -71,6 +71,8 @@ double seconds_since(Clock::time_point t) {
 int main(int argc, char** argv) {
   const long n = argc > 1 ? std::atol(argv[1]) : 200'000;
   const int partitions = argc > 2 ? std::atoi(argv[2]) : 4;
+  // "consume-only": the Consumer alone (done() at once), to see its ceiling.
+  const bool consume_only = argc > 3 && std::string_view(argv[3]) == "consume-only";
   std::string error;
   auto cluster = kafka::EmbeddedCluster::start(1, error);
   if (!cluster || !cluster->create_topic("intents", partitions, error) ||
@@ -135,6 +137,11 @@ int main(int argc, char** argv) {
   consumer->start([&](const kafka::Message& m) {
     if (!started.exchange(true)) first = Clock::now();
     topic_bytes += m.value.size();
+    if (consume_only) {
+      consumer->done(m.topic, m.partition, m.offset);
+      ++done;
+      return;
+    }
     service.handle(
         m, [&done, c = consumer.get(), t = std::string(m.topic), p = m.partition, o = m.offset] {
           c->done(t, p, o);

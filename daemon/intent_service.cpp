@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 
 #include "daemon/log.hpp"
@@ -64,15 +66,37 @@ IntentService::IntentService(const Config& config, ssh::SshExecutor& executor, A
       audit_(audit),
       metrics_(metrics),
       state_(state),
-      producer_(producer) {}
+      producer_(producer) {
+  resolve_counters();
+}
 
 IntentService::~IntentService() = default;
+
+namespace {
+constexpr std::array<std::string_view, 6> kStatuses = {"succeeded", "failed",      "rejected",
+                                                       "expired",   "interrupted", "accepted"};
+}  // namespace
+
+// Resolved once: Family::Add builds and hashes a label map, too slow per intent.
+void IntentService::resolve_counters() {
+  auto add = [this](const std::string& action) {
+    auto& row = counters_[action];
+    for (std::size_t i = 0; i < kStatuses.size(); ++i) {
+      row[i] = &metrics_.intents.Add({{"action", action}, {"status", std::string(kStatuses[i])}});
+    }
+  };
+  for (const auto& a : config_.catalog.actions()) add(a.name);
+  add("unknown");
+}
 
 prometheus::Counter& IntentService::intents_counter(const std::string& action,
                                                     std::string_view status) {
   // Only catalog names become label values: producers cannot mint series.
-  const std::string label = config_.catalog.find(action) ? action : "unknown";
-  return metrics_.intents.Add({{"action", label}, {"status", std::string(status)}});
+  auto it = counters_.find(action);
+  if (it == counters_.end()) it = counters_.find("unknown");
+  const auto i = static_cast<std::size_t>(std::find(kStatuses.begin(), kStatuses.end(), status) -
+                                          kStatuses.begin());
+  return *it->second[i < kStatuses.size() ? i : 1];
 }
 
 void IntentService::report_interrupted() {

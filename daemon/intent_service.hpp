@@ -18,6 +18,7 @@
 // Threads: handle() on the consumer thread; SSH completions on the SSH io
 // thread; delivery callbacks on the producer's poll thread.
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -62,6 +63,7 @@ class IntentService {
   void publish(const std::string& topic, std::string key, std::string value,
                std::vector<kafka::Header> headers, std::function<void()> acked);
   void complete(const std::shared_ptr<Job>& job);
+  void resolve_counters();
   prometheus::Counter& intents_counter(const std::string& action, std::string_view status);
 
   const Config& config_;
@@ -71,6 +73,8 @@ class IntentService {
   StateStore& state_;
   kafka::Producer& producer_;
   kafka::IntentDecoder decoder_;  // consumer thread only
+  // action (catalog name or "unknown") -> counter per status; read-only after construction.
+  std::unordered_map<std::string, std::array<prometheus::Counter*, 6>> counters_;
   std::mutex mu_;
   // intent_id -> job in flight in this process; redeliveries join it.
   std::unordered_map<std::string, std::shared_ptr<Job>> running_;
