@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "connectors/alertmanager/rfc3339.hpp"
-#include "connectors/json/validating_skip.hpp"
+#include "connectors/json/ondemand.hpp"
 
 namespace aiopsd::alertmanager {
 
@@ -41,13 +41,8 @@ bool is_label_name(std::string_view s) noexcept {
                      [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
 }
 
-// Quoted, escaped and (at a UTF-8 boundary) truncated copy of a value for messages.
-std::string quote(std::string_view s) {
-  if (s.size() <= kMaxQuoted) return fmt::format("{:?}", s);
-  std::size_t n = kMaxQuoted;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return fmt::format("{:?}...", s.substr(0, n));
-}
+// Values in messages are quoted, escaped and cut at kMaxQuoted bytes.
+std::string quote(std::string_view s) { return json::quote(s, kMaxQuoted); }
 
 int hex_digit(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -69,13 +64,6 @@ bool parse_fingerprint(std::string_view s, std::uint64_t& out) noexcept {
 }
 
 enum class Kind { kV2, kWebhook };
-
-// simdjson 3.0.1's document has no at_end(); past the last token
-// current_location() reports OUT_OF_BOUNDS.
-bool at_end(od::document& doc) noexcept {
-  const char* loc = nullptr;
-  return doc.current_location().get(loc) == simdjson::OUT_OF_BOUNDS;
-}
 
 }  // namespace
 
@@ -413,7 +401,7 @@ struct AlertDecoder::Impl {
         break;
       }
     }
-    if (!e && !at_end(doc)) e = simdjson::TRAILING_CONTENT;
+    if (!e && !json::at_end(doc)) e = simdjson::TRAILING_CONTENT;
     return e;
   }
 
@@ -461,7 +449,7 @@ struct AlertDecoder::Impl {
       return reject(out, base, kTooManyAlerts,
                     fmt::format("body: more than {} alerts", limits.max_alerts));
     }
-    if (!at_end(doc)) {
+    if (!json::at_end(doc)) {
       return reject(out, base, kInvalidJson, "body: invalid JSON: trailing content");
     }
     return result;
@@ -526,7 +514,7 @@ struct AlertDecoder::Impl {
         return reject_json(out, base, e);
       }
     }
-    if (!at_end(doc)) {
+    if (!json::at_end(doc)) {
       return reject(out, base, kInvalidJson, "body: invalid JSON: trailing content");
     }
     if (!seen_alerts) return reject(out, base, kMissingField, "alerts: missing required field");

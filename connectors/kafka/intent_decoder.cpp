@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "connectors/alertmanager/rfc3339.hpp"
-#include "connectors/json/validating_skip.hpp"
+#include "connectors/json/ondemand.hpp"
 
 namespace aiopsd::kafka {
 
@@ -75,14 +75,8 @@ std::size_t code_points(std::string_view s) noexcept {
       s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-// Quoted, escaped and (at a UTF-8 boundary) truncated copy of a value for
-// messages: no raw control characters, bounded length.
-std::string quote(std::string_view s) {
-  if (s.size() <= kMaxQuoted) return fmt::format("{:?}", s);
-  std::size_t n = kMaxQuoted;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return fmt::format("{:?}...", s.substr(0, n));
-}
+// Values in messages are quoted, escaped and cut at kMaxQuoted bytes.
+std::string quote(std::string_view s) { return json::quote(s, kMaxQuoted); }
 
 // A key as a path segment: bare when it is a plain name, quoted otherwise.
 std::string segment(std::string_view key) {
@@ -90,13 +84,6 @@ std::string segment(std::string_view key) {
                      std::all_of(key.begin(), key.end(),
                                  [](char c) { return is_alnum(c) || c == '_' || c == '-'; });
   return plain ? std::string(key) : quote(key);
-}
-
-// simdjson 3.0.1's document has no at_end(); past the last token
-// current_location() reports OUT_OF_BOUNDS.
-bool at_end(od::document& doc) noexcept {
-  const char* loc = nullptr;
-  return doc.current_location().get(loc) == simdjson::OUT_OF_BOUNDS;
 }
 
 std::string_view type_name(od::json_type t) noexcept {
@@ -520,7 +507,7 @@ struct IntentDecoder::Impl {
       if (auto e = field(key, fl.value())) return reject_json(doc, e);
     }
     where = {};
-    if (!at_end(doc)) return reject_json(": trailing content");
+    if (!json::at_end(doc)) return reject_json(": trailing content");
 
     if ((seen & kIntentId) == 0) {
       fail("intent_id", "missing required field");

@@ -1,8 +1,14 @@
 #pragma once
 // Shared by the connectors' simdjson ondemand decoders: consuming a value
-// they do not read while still checking it is well-formed JSON.
+// they do not read while still checking it is well-formed JSON, finding the
+// end of a document, and quoting an offending value in an error message.
 
+#include <fmt/format.h>
 #include <simdjson.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
 
 namespace aiopsd::json {
 
@@ -57,6 +63,22 @@ inline simdjson::error_code validating_skip(simdjson::ondemand::value v, int max
     }
   }
   return simdjson::INCORRECT_TYPE;
+}
+
+// simdjson 3.0.1's document has no at_end(); past the last token
+// current_location() reports OUT_OF_BOUNDS.
+inline bool at_end(simdjson::ondemand::document& doc) noexcept {
+  const char* loc = nullptr;
+  return doc.current_location().get(loc) == simdjson::OUT_OF_BOUNDS;
+}
+
+// A value quoted and escaped for an error message; at most `max_bytes` shown,
+// cut on a UTF-8 character boundary and marked "...".
+inline std::string quote(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return fmt::format("{:?}", s);
+  std::size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return fmt::format("{:?}...", s.substr(0, n));
 }
 
 }  // namespace aiopsd::json
