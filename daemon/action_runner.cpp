@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "daemon/log.hpp"
+#include "daemon/ssh_outcome.hpp"
 
 namespace aiopsd::daemon {
 
@@ -123,10 +124,8 @@ void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
       return fail(*o, cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
     commands.push_back(std::move(cmd.text));
   }
-  ssh::Limits limits = config_.ssh.limits;
-  if (action.timeout) limits.command_timeout = *action.timeout;
-  if (action.output_limit) limits.output_limit = *action.output_limit;
-  dispatch(std::move(o), *dev, std::move(commands), policy, limits, nullptr);
+  dispatch(std::move(o), *dev, std::move(commands), policy,
+           limits_with(config_.ssh.limits, action.timeout, action.output_limit), nullptr);
 }
 
 void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_index,
@@ -157,11 +156,9 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
         fmt::format("action '{}' requires approval; approvals are not available yet", ca->name));
   }
   auto& r = std::get<rules::ResolvedAction>(resolved);
-  ssh::Limits limits = config_.ssh.limits;
-  if (ca->timeout) limits.command_timeout = *ca->timeout;
-  if (ca->output_limit) limits.output_limit = *ca->output_limit;
   dispatch(std::move(o), *dev, std::move(r.commands), ca->policy ? *ca->policy : config_.policy,
-           limits, ca->redact ? &*ca->redact : nullptr);
+           limits_with(config_.ssh.limits, ca->timeout, ca->output_limit),
+           ca->redact ? &*ca->redact : nullptr);
 }
 
 void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
@@ -178,34 +175,17 @@ void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfi
     o->index = kDryRun;
     return finish(*o);
   }
-  executor_.submit(dev.ssh, std::move(commands), limits,
-                   [this, o, extra_redact](ssh::ExecResult result) {
-                     for (std::size_t i = 0; i < o->record.commands.size(); ++i) {
-                       if (i >= result.commands.size()) break;
-                       auto& rec = o->record.commands[i];
-                       rec.exit_status = result.commands[i].exit_status;
-                       rec.truncated = result.commands[i].truncated;
-                       rec.output = config_.output_filter.apply(result.commands[i].output);
-                       if (extra_redact) rec.output = extra_redact->apply(rec.output);
-                     }
-                     if (!result.ok()) {
-                       o->index = kFailed;
-                       o->record.error_code = std::string(ssh::to_string(result.error));
-                       o->record.error_message = result.error_message;
-                     } else {
-                       o->index = kSucceeded;
-                       for (const auto& c : o->record.commands) {
-                         if (c.exit_status != 0) {
-                           o->index = kFailed;
-                           o->record.error_code = "command_failed";
-                           o->record.error_message =
-                               fmt::format("'{}' exited with status {}", c.command, c.exit_status);
-                           break;
-                         }
-                       }
-                     }
-                     finish(*o);
-                   });
+  executor_.submit(
+      dev.ssh, std::move(commands), limits, [this, o, extra_redact](const ssh::ExecResult& result) {
+        collect_outputs(result, config_.output_filter, extra_redact, o->record.commands);
+        o->index = kSucceeded;
+        if (auto failure = failure_of(result)) {
+          o->index = kFailed;
+          o->record.error_code = std::move(failure->code);
+          o->record.error_message = std::move(failure->message);
+        }
+        finish(*o);
+      });
 }
 
 void ActionRunner::finish(const Outcome& o) {

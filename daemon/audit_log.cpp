@@ -11,6 +11,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "daemon/detail/write_all.hpp"
 #include "rules/event.hpp"
 
 namespace aiopsd::daemon {
@@ -104,20 +105,7 @@ void AuditLog::flush_loop() {
     std::vector<Durable> callbacks;
     callbacks.swap(waiting_);
     lock.unlock();
-    bool ok = true;
-    const char* p = batch.data();
-    std::size_t left = batch.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        ok = false;
-        break;
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    ok = ok && ::fdatasync(fd_) == 0;
+    const bool ok = detail::write_all(fd_, batch) && ::fdatasync(fd_) == 0;
     for (auto& cb : callbacks) {
       if (cb) cb(ok);
     }

@@ -6,7 +6,9 @@
 #include <array>
 #include <boost/json.hpp>
 
+#include "daemon/kafka_publish.hpp"
 #include "daemon/log.hpp"
+#include "daemon/ssh_outcome.hpp"
 #include "rules/event.hpp"
 
 namespace aiopsd::daemon {
@@ -73,8 +75,9 @@ IntentService::IntentService(const Config& config, ssh::SshExecutor& executor, A
 IntentService::~IntentService() = default;
 
 namespace {
-constexpr std::array<std::string_view, 6> kStatuses = {"succeeded", "failed",      "rejected",
-                                                       "expired",   "interrupted", "accepted"};
+// Final statuses; `accepted` is not final and not counted.
+constexpr std::array<std::string_view, 5> kStatuses = {"succeeded", "failed", "rejected", "expired",
+                                                       "interrupted"};
 }  // namespace
 
 // Resolved once: Family::Add builds and hashes a label map, too slow per intent.
@@ -213,9 +216,6 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
   }
   publish(config_.kafka.topics.results, in.intent_id,
           result_document(*job, Outcome{"accepted", "", "", "", {}}), {}, [] {});
-  ssh::Limits limits = config_.ssh.limits;
-  if (action->timeout) limits.command_timeout = *action->timeout;
-  if (action->output_limit) limits.output_limit = *action->output_limit;
   // Recorded as started when the session is about to open, not while queued
   // behind the device's earlier intents: a crash then reports `interrupted`
   // only for what may really have reached the device.
@@ -230,7 +230,8 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
     return job->start_recorded;
   };
   executor_.submit(
-      job->device->ssh, job->commands, limits,
+      job->device->ssh, job->commands,
+      limits_with(config_.ssh.limits, action->timeout, action->output_limit),
       [this, job, action](const ssh::ExecResult& r) {
         if (job->expired_in_queue) {
           return finish(job, expired(*job));
@@ -244,23 +245,12 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
                                      {}});
         }
         Outcome o{"succeeded", "", "", "", {}};
-        for (const auto& c : r.commands) {
-          std::string out = config_.output_filter.apply(c.output);
-          if (action->redact) out = action->redact->apply(out);
-          o.commands.push_back({c.command, c.exit_status, std::move(out), c.truncated});
-        }
-        if (!r.ok()) {
+        collect_outputs(r, config_.output_filter, action->redact ? &*action->redact : nullptr,
+                        o.commands);
+        if (auto failure = failure_of(r)) {
           o.status = "failed";
-          o.error_code = std::string(ssh::to_string(r.error));
-          o.error_message = r.error_message;
-        } else {
-          for (const auto& c : o.commands) {
-            if (c.exit_status == 0) continue;
-            o.status = "failed";
-            o.error_code = "command_failed";
-            o.error_message = fmt::format("'{}' exited with status {}", c.command, c.exit_status);
-            break;
-          }
+          o.error_code = std::move(failure->code);
+          o.error_message = std::move(failure->message);
         }
         finish(job, std::move(o));
       },
@@ -285,13 +275,10 @@ void IntentService::reject(const std::shared_ptr<Job>& job, std::string code, st
       if (--*pending == 0) complete(job);
     };
     publish(config_.kafka.topics.results, job->id(), std::move(doc), {}, one_acked);
-    publish(config_.kafka.topics.dead_letter, job->id(), std::move(raw),
-            {{"aiopsd.error.code", o.error_code},
-             {"aiopsd.error.message", o.error_message},
-             {"aiopsd.source.topic", job->topic},
-             {"aiopsd.source.partition", std::to_string(job->partition)},
-             {"aiopsd.source.offset", std::to_string(job->offset)}},
-            one_acked);
+    publish(
+        config_.kafka.topics.dead_letter, job->id(), std::move(raw),
+        dead_letter_headers(o.error_code, o.error_message, job->topic, job->partition, job->offset),
+        one_acked);
   });
 }
 
@@ -344,26 +331,8 @@ void IntentService::finish(const std::shared_ptr<Job>& job, const Outcome& o) {
 // Produces until the broker acknowledges: a result is never dropped.
 void IntentService::publish(const std::string& topic, std::string key, std::string value,
                             std::vector<kafka::Header> headers, std::function<void()> acked) {
-  struct Pending {
-    std::string topic, key, value;
-    std::vector<kafka::Header> headers;
-    std::function<void()> acked;
-  };
-  auto p = std::make_shared<Pending>(
-      Pending{topic, std::move(key), std::move(value), std::move(headers), std::move(acked)});
-  auto attempt = std::make_shared<std::function<void()>>();
-  *attempt = [this, p, weak = std::weak_ptr(attempt)] {
-    auto self = weak.lock();
-    producer_.produce(
-        p->topic, p->key, p->value, p->headers, [this, p, self](const kafka::DeliveryReport& r) {
-          if (r.ok) return p->acked();
-          metrics_.kafka_produce_errors.Increment();
-          log::error("kafka", "message to {} for intent {} not delivered ({}); retrying", p->topic,
-                     p->key, r.error);
-          (*self)();
-        });
-  };
-  (*attempt)();
+  publish_until_acked(producer_, metrics_, topic, std::move(key), std::move(value),
+                      std::move(headers), std::move(acked));
 }
 
 void IntentService::complete(const std::shared_ptr<Job>& job) {

@@ -74,7 +74,7 @@ class IntentService {
   kafka::Producer& producer_;
   kafka::IntentDecoder decoder_;  // consumer thread only
   // action (catalog name or "unknown") -> counter per status; read-only after construction.
-  std::unordered_map<std::string, std::array<prometheus::Counter*, 6>> counters_;
+  std::unordered_map<std::string, std::array<prometheus::Counter*, 5>> counters_;
   std::mutex mu_;
   // intent_id -> job in flight in this process; redeliveries join it.
   std::unordered_map<std::string, std::shared_ptr<Job>> running_;

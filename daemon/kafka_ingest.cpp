@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "daemon/kafka_publish.hpp"
 #include "daemon/log.hpp"
 
 namespace aiopsd::daemon {
@@ -60,17 +61,13 @@ void KafkaIngest::handle_alerts(const kafka::Message& m) {
   log::warn("kafka", "{}/{}@{}: rejected {} alerts: {}", m.topic, m.partition, m.offset,
             result.errors.size(), message);
   metrics_.dead_letters.Add({{"reason", result.errors.front().code}}).Increment();
-  producer_.produce(config_.kafka.topics.dead_letter, m.key, m.value,
-                    {{"aiopsd.error.code", result.errors.front().code},
-                     {"aiopsd.error.message", message},
-                     {"aiopsd.source.topic", std::string(m.topic)},
-                     {"aiopsd.source.partition", std::to_string(m.partition)},
-                     {"aiopsd.source.offset", std::to_string(m.offset)}},
-                    [this, topic = std::string(m.topic), p = m.partition,
-                     o = m.offset](const kafka::DeliveryReport& r) {
-                      if (!r.ok) metrics_.kafka_produce_errors.Increment();
-                      consumer_.done(topic, p, o);
-                    });
+  publish_until_acked(
+      producer_, metrics_, config_.kafka.topics.dead_letter, std::string(m.key),
+      std::string(m.value),
+      dead_letter_headers(result.errors.front().code, message, m.topic, m.partition, m.offset),
+      [this, topic = std::string(m.topic), p = m.partition, o = m.offset] {
+        consumer_.done(topic, p, o);
+      });
 }
 
 }  // namespace aiopsd::daemon

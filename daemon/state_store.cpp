@@ -9,6 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "daemon/detail/write_all.hpp"
 #include "daemon/log.hpp"
 
 namespace aiopsd::daemon {
@@ -16,6 +17,7 @@ namespace aiopsd::daemon {
 namespace {
 
 namespace json = boost::json;
+using detail::write_all;
 
 // One journal line: {"k":"s","id":"..."} when started, {"k":"f","id":"...",
 // "r":"<result document>"} when finished.
@@ -24,18 +26,6 @@ std::string started_line(std::string_view id) {
 }
 std::string finished_line(std::string_view id, std::string_view result) {
   return json::serialize(json::object{{"k", "f"}, {"id", id}, {"r", result}}) + '\n';
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 int open_append(const std::string& path) {

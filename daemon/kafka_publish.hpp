@@ -1,0 +1,27 @@
+#pragma once
+// How the daemon writes to Kafka what it must not lose (intent results, dead
+// letters): produced again until the broker acknowledges, every failure
+// counted and logged. And the one header convention of dead letters.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connectors/kafka/kafka_client.hpp"
+#include "daemon/metrics.hpp"
+
+namespace aiopsd::daemon {
+
+// `acked` runs once, on the producer's poll thread, after the broker acknowledged.
+void publish_until_acked(kafka::Producer& producer, Metrics& metrics, std::string topic,
+                         std::string key, std::string value, std::vector<kafka::Header> headers,
+                         std::function<void()> acked);
+
+// aiopsd.error.code, aiopsd.error.message, aiopsd.source.{topic,partition,offset}.
+std::vector<kafka::Header> dead_letter_headers(std::string_view code, std::string_view message,
+                                               std::string_view topic, std::int32_t partition,
+                                               std::int64_t offset);
+
+}  // namespace aiopsd::daemon
