@@ -124,7 +124,7 @@ void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
       return fail(*o, cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
     commands.push_back(std::move(cmd.text));
   }
-  dispatch(std::move(o), *dev, std::move(commands), policy,
+  dispatch(o, *dev, std::move(commands), policy,
            limits_with(config_.ssh.limits, action.timeout, action.output_limit), nullptr);
 }
 
@@ -156,7 +156,7 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
         fmt::format("action '{}' requires approval; approvals are not available yet", ca->name));
   }
   auto& r = std::get<rules::ResolvedAction>(resolved);
-  dispatch(std::move(o), *dev, std::move(r.commands), ca->policy ? *ca->policy : config_.policy,
+  dispatch(o, *dev, std::move(r.commands), ca->policy ? *ca->policy : config_.policy,
            limits_with(config_.ssh.limits, ca->timeout, ca->output_limit),
            ca->redact ? &*ca->redact : nullptr);
 }

@@ -208,7 +208,7 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
     // Nothing reaches a device: no start record is needed to stay at most once.
     Outcome o{"succeeded", "", "", "", {}};
     for (const auto& c : job->commands) o.commands.push_back({c, -1, {}, false});
-    return finish(job, std::move(o));
+    return finish(job, o);
   }
   {
     std::lock_guard lock(mu_);
@@ -252,7 +252,7 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
           o.error_code = std::move(failure->code);
           o.error_message = std::move(failure->message);
         }
-        finish(job, std::move(o));
+        finish(job, o);
       },
       std::move(starting));
 }
@@ -263,7 +263,7 @@ void IntentService::reject(const std::shared_ptr<Job>& job, std::string code, st
             job->id().empty() ? "(no id)" : job->id(), job->topic, job->partition, job->offset,
             code, message);
   Outcome o{"rejected", std::move(code), std::move(field), std::move(message), {}};
-  if (!dead_letter) return finish(job, std::move(o));
+  if (!dead_letter) return finish(job, o);
   metrics_.dead_letters.Add({{"reason", o.error_code}}).Increment();
   // Called from handle(): raw_value still views the consumer's message; keep a copy.
   std::string raw(job->raw_value);
