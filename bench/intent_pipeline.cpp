@@ -55,7 +55,7 @@ engine: {{dry_run: true}}
 rules: [rules.yaml]
 catalog: [catalog.yaml]
 kafka: {{brokers: "{}", topics: {{intents: intents, results: results, dead_letter: dlq}}}}
-state: {{path: state.journal}}
+state: {{path: state}}
 devices:
 {})",
                                                     bootstrap, devices);
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
   daemon::log::set_level(config->log_level);
   daemon::Metrics metrics;
   daemon::AuditLog audit(config->audit_path);
-  daemon::StateStore state(config->state.path);
+  daemon::StateStore state({config->state.path, config->state.retention});
   auto producer = kafka::Producer::create(cc, error);
   boost::asio::io_context io;  // never run: dry run opens no session
   ssh::SshExecutor executor(io.get_executor(), {});
@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
   {
     const auto sdir =
         std::filesystem::temp_directory_path() / fmt::format("aiopsd-bench-state-{}", ::getpid());
-    daemon::StateStore s((sdir / "state.journal").string());
+    daemon::StateStore s({sdir.string()});
     const std::string result =
         R"({"intent_id":"r-000000","status":"succeeded","action":"interface-status","device":"sw1","requested_by":"bench","dry_run":false,"commands":[{"command":"show interface 1/1/3 status","output":"Interface 1/1/3 is down, line protocol is down\n","truncated":false,"exit_status":0}],"received_at":"2026-11-24T22:24:57.496Z","started_at":"2026-11-24T22:24:57.496Z","finished_at":"2026-11-24T22:24:57.707Z","duration_ms":211,"source":{"topic":"aiopsd.intents","partition":2,"offset":0}})";
     constexpr int kRuns = 2000;
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
     const double secs = seconds_since(t0);
     const auto rs = s.stats();
     fmt::print(
-        "state store, executed intents: {:.1f} records, {:.0f} bytes, {:.1f} fdatasyncs "
+        "state store, executed intents: {:.1f} writes, {:.0f} WAL bytes, {:.1f} WAL syncs "
         "per intent; {:.2f} ms per intent (single writer, no group commit)\n",
         static_cast<double>(rs.records) / kRuns, static_cast<double>(rs.bytes) / kRuns,
         static_cast<double>(rs.syncs) / kRuns, secs * 1000 / kRuns);

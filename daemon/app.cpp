@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
@@ -160,7 +161,10 @@ void App::start_kafka() {
   for (const auto& [name, p] : k.properties) cc.properties[name] = resolve_property(name, p);
 
   s.kafka_bootstrap = cc.brokers;
-  s.state = std::make_unique<StateStore>(cfg.state.path);
+  s.state = std::make_unique<StateStore>(StateStore::Options{
+      cfg.state.path, cfg.state.retention,
+      std::clamp<std::chrono::seconds>(cfg.state.retention / 100, std::chrono::seconds(1),
+                                       std::chrono::minutes(10))});
   s.producer = kafka::Producer::create(cc, error);
   if (!s.producer) throw std::runtime_error("kafka producer: " + error);
   s.intents =

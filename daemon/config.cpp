@@ -351,8 +351,16 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     for (const auto& f : top.string_list("catalog")) cfg->catalog_files.push_back(resolve(base, f));
     parse_kafka(top, base, *cfg, local);
     if (top.has("state")) {
-      YamlMap sm(top.node("state"), "state", local, {"path"});
+      YamlMap sm(top.node("state"), "state", local, {"path", "retention"});
       if (auto p = sm.string("path", true)) cfg->state.path = resolve(base, *p);
+      if (auto r = sm.duration("retention")) {
+        // Shorter than a redelivery can take, and a finished intent could run again.
+        if (*r < std::chrono::minutes(1)) {
+          local.add(sm.node("retention"), sm.child_path("retention"), "must be at least 1m");
+        } else {
+          cfg->state.retention = std::chrono::duration_cast<std::chrono::seconds>(*r);
+        }
+      }
     }
     if (cfg->kafka.enabled && cfg->state.path.empty()) {
       local.add(*root, "state.path", "required when kafka is configured (at-most-once execution)");

@@ -68,7 +68,8 @@ struct KafkaConfig {
 };
 
 struct StateConfig {
-  std::string path;  // the durable state store (intents started and finished)
+  std::string path;  // the durable state store's directory (RocksDB)
+  std::chrono::seconds retention = std::chrono::hours(24 * 7);  // of finished intents
 };
 
 struct DeviceConfig {

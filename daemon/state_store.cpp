@@ -1,173 +1,256 @@
 #include "daemon/state_store.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
 
-#include <boost/json.hpp>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
-#include "daemon/detail/write_all.hpp"
 #include "daemon/log.hpp"
 
 namespace aiopsd::daemon {
 
 namespace {
 
-namespace json = boost::json;
-using detail::write_all;
+namespace fs = std::filesystem;
 
-// One journal line: {"k":"s","id":"..."} when started, {"k":"f","id":"...",
-// "r":"<result document>"} when finished.
-std::string started_line(std::string_view id) {
-  return json::serialize(json::object{{"k", "s"}, {"id", id}}) + '\n';
-}
-std::string finished_line(std::string_view id, std::string_view result) {
-  return json::serialize(json::object{{"k", "f"}, {"id", id}, {"r", result}}) + '\n';
-}
+// Record layout in the intents keyspace: 's' (started), or 'f' + finish time
+// (8 bytes, big-endian Unix milliseconds) + the result document.
+constexpr char kStarted = 's';
+constexpr char kFinished = 'f';
 
-int open_append(const std::string& path) {
-  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+std::string be64(std::uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return out;
 }
 
-void sync_dir(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
+std::uint64_t read_be64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && i < s.size(); ++i)
+    v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+
+std::uint64_t unix_ms(StateStore::Clock::time_point t) {
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  return ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
+}
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+const rocksdb::WriteOptions& durable() {
+  static const rocksdb::WriteOptions opts = [] {
+    rocksdb::WriteOptions o;
+    o.sync = true;
+    return o;
+  }();
+  return opts;
+}
+
+void check(const rocksdb::Status& s, const std::string& path, std::string_view what) {
+  if (!s.ok()) {
+    throw std::runtime_error(fmt::format("state store {}: {}: {}", path, what, s.ToString()));
+  }
 }
 
 }  // namespace
 
-StateStore::StateStore(const std::string& path) : path_(path) {
-  const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  replay();
-  compact();
-  fd_ = open_append(path_);
-  if (fd_ < 0) throw std::runtime_error(fmt::format("state store {}: cannot open", path_));
+StateStore::StateStore(Options options) : options_(std::move(options)) {
+  open();
+  load_unfinished();
+  expire_finished(Clock::now());
+  sweeper_ = std::thread([this] { sweep_loop(); });
 }
 
 StateStore::~StateStore() {
-  if (fd_ >= 0) ::close(fd_);
+  {
+    std::lock_guard lock(sweep_mu_);
+    stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  if (db_) db_->Close();
 }
 
-void StateStore::replay() {
-  std::ifstream in(path_);
-  std::string line;
-  std::size_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    boost::system::error_code ec;
-    json::value v = json::parse(line, ec);
-    const json::object* o = v.if_object();
-    auto string_field = [o](std::string_view key) -> const json::string* {
-      const json::value* f = o ? o->if_contains(key) : nullptr;
-      return f ? f->if_string() : nullptr;
-    };
-    const json::string* kind = string_field("k");
-    const json::string* id = string_field("id");
-    if (ec || !kind || !id) {
-      // Only the last line can be torn by a crash; anything else is damage.
-      log::warn("state", "{}:{}: unreadable journal record skipped", path_, line_no);
-      continue;
-    }
-    Entry& e = entries_[std::string(*id)];
-    if (*kind == "f") {
-      const json::string* r = string_field("r");
-      e.finished = true;
-      e.result = r ? std::string(*r) : std::string();
-    }
+void StateStore::open() {
+  const fs::path dir(options_.path);
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw std::runtime_error(
+        fmt::format("state store {}: is a file; state.path names a directory (the RocksDB store)",
+                    options_.path));
   }
-  for (const auto& [id, e] : entries_) {
-    if (!e.finished) unfinished_at_open_.push_back(id);
+  fs::create_directories(dir, ec);
+  if (ec) {
+    throw std::runtime_error(
+        fmt::format("state store {}: cannot create: {}", options_.path, ec.message()));
   }
+  ::chmod(dir.c_str(), 0700);  // result documents carry device output
+
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  opts.keep_log_file_num = 3;
+  opts.max_log_file_size = 4 << 20;
+  opts.max_background_jobs = 2;
+  statistics_ = rocksdb::CreateDBStatistics();
+  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  opts.statistics = statistics_;
+
+  rocksdb::ColumnFamilyOptions point_lookups;
+  rocksdb::BlockBasedTableOptions table;
+  // Most lookups are for new intent ids, which are absent: a bloom filter answers those.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  point_lookups.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families{
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {"intents", point_lookups},
+      {"intents_running", rocksdb::ColumnFamilyOptions()},
+      {"intents_finished_by_time", rocksdb::ColumnFamilyOptions()},
+  };
+  rocksdb::DB* db = nullptr;
+  const auto s =
+      rocksdb::DB::Open(rocksdb::DBOptions(opts), options_.path, families, &handles_, &db);
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    throw std::runtime_error(
+        fmt::format("state store {}: in use by another process (is another aiopsd running?): {}",
+                    options_.path, s.ToString()));
+  }
+  check(s, options_.path, "cannot open");
+  db_.reset(db);
+  intents_ = handles_[1];
+  running_ = handles_[2];
+  finished_by_time_ = handles_[3];
 }
 
-// Rewrites the journal with one record per intent, so it does not grow with
-// every restart: temp file, fsync, rename, fsync the directory.
-void StateStore::compact() {
-  const std::string tmp = path_ + ".compact";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error(fmt::format("state store {}: cannot write", tmp));
-  bool ok = true;
-  std::string buf;
-  for (const auto& [id, e] : entries_) {
-    buf += e.finished ? finished_line(id, e.result) : started_line(id);
-    if (buf.size() > (1 << 20)) {
-      ok = ok && write_all(fd, buf);
-      buf.clear();
-    }
-  }
-  ok = ok && write_all(fd, buf) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    throw std::runtime_error(fmt::format("state store {}: compaction failed", path_));
-  }
-  sync_dir(std::filesystem::path(path_).parent_path());
+void StateStore::load_unfinished() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), running_));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    unfinished_at_open_.push_back(it->key().ToString());
+  check(it->status(), options_.path, "cannot read");
 }
 
 std::optional<StateStore::Entry> StateStore::find(std::string_view intent_id) const {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(std::string(intent_id));
-  if (it == entries_.end()) return std::nullopt;
-  return it->second;
+  std::string value;
+  const auto s = db_->Get(rocksdb::ReadOptions(), intents_, slice(intent_id), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) {
+    // Unreadable is not "never seen": treat it as running so nothing re-runs.
+    log::error("state", "state store {}: read of {} failed: {}", options_.path, intent_id,
+               s.ToString());
+    return Entry{};
+  }
+  Entry e;
+  if (!value.empty() && value[0] == kFinished && value.size() >= 9) {
+    e.finished = true;
+    e.finished_at = Clock::time_point(std::chrono::milliseconds(read_be64(value.substr(1, 8))));
+    e.result = value.substr(9);
+  }
+  return e;
 }
 
 bool StateStore::record_started(std::string_view intent_id) {
-  {
-    std::lock_guard lock(mu_);
-    entries_[std::string(intent_id)] = Entry{};
-  }
-  return append(started_line(intent_id));
+  rocksdb::WriteBatch batch;
+  const char started = kStarted;
+  batch.Put(intents_, slice(intent_id), rocksdb::Slice(&started, 1));
+  batch.Put(running_, slice(intent_id), rocksdb::Slice());
+  ++records_;
+  return db_->Write(durable(), &batch).ok();
 }
 
-bool StateStore::record_finished(std::string_view intent_id, std::string_view result_json) {
-  {
-    std::lock_guard lock(mu_);
-    entries_[std::string(intent_id)] = Entry{true, std::string(result_json)};
-  }
-  return append(finished_line(intent_id, result_json));
+bool StateStore::record_finished(std::string_view intent_id, std::string_view result_json,
+                                 Clock::time_point finished_at) {
+  const std::string when = be64(unix_ms(finished_at));
+  std::string value;
+  value.reserve(1 + when.size() + result_json.size());
+  value += kFinished;
+  value += when;
+  value += result_json;
+  std::string by_time = when;
+  by_time += intent_id;
+  rocksdb::WriteBatch batch;
+  batch.Put(intents_, slice(intent_id), value);
+  batch.Put(finished_by_time_, by_time, rocksdb::Slice());
+  batch.Delete(running_, slice(intent_id));
+  ++records_;
+  return db_->Write(durable(), &batch).ok();
 }
 
-// Group commit: write under the lock, then either wait for a sync in progress
-// that covers this record, or become the one that syncs everything written.
-bool StateStore::append(const std::string& line) {
-  std::unique_lock lock(mu_);
-  if (!write_all(fd_, line)) return false;
-  const std::uint64_t my_seq = ++written_seq_;
-  ++stats_.records;
-  stats_.bytes += line.size();
-  while (synced_seq_ < my_seq) {
-    if (syncing_) {
-      synced_cv_.wait(lock);
-      continue;
+// Walks the finish-time index from the oldest entry. Losing a delete in a
+// crash only means the next sweep repeats it, so these writes are not synced.
+std::size_t StateStore::expire_finished(Clock::time_point now) {
+  const auto cutoff = now - options_.retention;
+  const std::string end = be64(unix_ms(cutoff));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), finished_by_time_));
+  rocksdb::WriteBatch batch;
+  std::size_t n = 0;
+  auto flush = [&] {
+    if (batch.Count() == 0) return;
+    const auto s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok())
+      log::error("state", "state store {}: retention sweep: {}", options_.path, s.ToString());
+    batch.Clear();
+  };
+  for (it->SeekToFirst(); it->Valid() && it->key().compare(end) < 0; it->Next()) {
+    const rocksdb::Slice key = it->key();
+    batch.Delete(finished_by_time_, key);
+    if (key.size() < 8) continue;
+    // Only when the record still carries this finish time: an intent
+    // finished again later keeps its newer record for a full retention.
+    const rocksdb::Slice id(key.data() + 8, key.size() - 8);
+    std::string value;
+    if (db_->Get(rocksdb::ReadOptions(), intents_, id, &value).ok() && value.size() >= 9 &&
+        value[0] == kFinished &&
+        rocksdb::Slice(value.data() + 1, 8) == rocksdb::Slice(key.data(), 8)) {
+      batch.Delete(intents_, id);
+      ++n;
     }
-    syncing_ = true;
-    const std::uint64_t target = written_seq_;
-    lock.unlock();
-    const bool ok = ::fdatasync(fd_) == 0;
-    lock.lock();
-    syncing_ = false;
-    ++stats_.syncs;
-    if (!ok) sync_failed_ = true;
-    synced_seq_ = target;
-    synced_cv_.notify_all();
+    if (batch.Count() >= 1024) flush();
   }
-  return !sync_failed_;
+  flush();
+  expired_ += n;
+  if (n > 0) {
+    log::info("state", "retention: deleted {} finished intents older than {}s", n,
+              options_.retention.count());
+  }
+  return n;
+}
+
+void StateStore::sweep_loop() {
+  std::unique_lock lock(sweep_mu_);
+  while (!sweep_cv_.wait_for(lock, options_.sweep_interval, [this] { return stopping_; })) {
+    lock.unlock();
+    expire_finished(Clock::now());
+    lock.lock();
+  }
 }
 
 StateStore::Stats StateStore::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  Stats st;
+  st.records = records_.load();
+  st.bytes = statistics_->getTickerCount(rocksdb::WAL_FILE_BYTES);
+  st.syncs = statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+  st.expired = expired_.load();
+  return st;
 }
 
-std::size_t StateStore::size() const {
-  std::lock_guard lock(mu_);
-  return entries_.size();
+std::size_t StateStore::count() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), intents_));
+  std::size_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  return n;
 }
 
 }  // namespace aiopsd::daemon

@@ -1,17 +1,21 @@
 #pragma once
-// The durable record behind at-most-once execution of intents: which intents
-// were started (before their first command is sent) and the final result of
-// each finished one. An append-only JSON-lines journal with group commit: a
-// record is on disk (fdatasync) when record_*() returns, and concurrent
-// callers share one sync. Replayed and compacted at open; a torn last line
-// (crash mid-write) is ignored.
+// The daemon's durable state layer, on RocksDB (an LSM store with a
+// write-ahead log; Kafka Streams keeps its state in the same engine). Today it
+// holds what at-most-once execution of intents needs: which intents were
+// started (before their first command is sent) and the final result of each
+// finished one. A write is on disk (WAL fsync'd) when record_*() returns;
+// RocksDB's write group lets concurrent writers share one sync. Finished
+// intents are deleted once older than the retention.
 //
-// Keyed by intent_id only, with no per-process state, so a later change can
-// move it to a compacted Kafka changelog topic per partition.
+// One column family per kind of state, each keyed by a domain id (intent_id)
+// with no per-process data, so a later change can map a keyspace onto a
+// compacted Kafka changelog topic per partition. See docs/state.md.
 //
 // Thread-safe: the Kafka consumer thread records starts, SSH completions
-// record results.
+// record results, a sweeper thread applies the retention.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -19,26 +23,42 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <thread>
 #include <vector>
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class Statistics;
+}  // namespace rocksdb
 
 namespace aiopsd::daemon {
 
 class StateStore {
  public:
+  using Clock = std::chrono::system_clock;
+
+  struct Options {
+    std::string path;  // a directory, created (mode 0700) when missing
+    std::chrono::seconds retention = std::chrono::hours(24 * 7);  // of finished intents
+    std::chrono::seconds sweep_interval = std::chrono::minutes(10);
+  };
   struct Entry {
     bool finished = false;
     std::string result;  // the final result document, when finished
+    Clock::time_point finished_at{};
   };
   struct Stats {
-    std::uint64_t records = 0;  // journal records written since open
-    std::uint64_t bytes = 0;    // bytes written since open
-    std::uint64_t syncs = 0;    // fdatasync calls since open
+    std::uint64_t records = 0;  // intent records written since open
+    std::uint64_t bytes = 0;    // bytes written to the write-ahead log since open
+    std::uint64_t syncs = 0;    // write-ahead log syncs since open
+    std::uint64_t expired = 0;  // finished intents deleted by the retention since open
   };
 
-  // Opens (creating parents, mode 0600) and replays the journal. Throws
-  // std::runtime_error when the file cannot be opened or rewritten.
-  explicit StateStore(const std::string& path);
+  // Opens or creates the store, then applies the retention once. Throws
+  // std::runtime_error naming the path when it cannot (for example, another
+  // process holds it).
+  explicit StateStore(Options options);
   ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
@@ -49,27 +69,39 @@ class StateStore {
 
   // Durable on return; false when the write or the sync failed.
   bool record_started(std::string_view intent_id);
-  bool record_finished(std::string_view intent_id, std::string_view result_json);
+  bool record_finished(std::string_view intent_id, std::string_view result_json,
+                       Clock::time_point finished_at = Clock::now());
+
+  // Deletes finished intents that finished before now - retention; returns how
+  // many. The sweeper thread calls it every sweep_interval.
+  std::size_t expire_finished(Clock::time_point now);
 
   Stats stats() const;
-  std::size_t size() const;
+  // Intents stored (started or finished). Walks the keyspace: for tests and tools.
+  std::size_t count() const;
 
  private:
-  bool append(const std::string& line);
-  void replay();
-  void compact();
+  void open();
+  void load_unfinished();
+  void sweep_loop();
 
-  std::string path_;
-  int fd_ = -1;
-  mutable std::mutex mu_;
-  std::condition_variable synced_cv_;
-  std::unordered_map<std::string, Entry> entries_;
+  Options options_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
+  std::unique_ptr<rocksdb::DB> db_;
+  // Owned by db_'s lifetime: intents (id -> record), running (ids started and
+  // not finished), finished_by_time (finish time + id -> nothing, for retention).
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* intents_ = nullptr;
+  rocksdb::ColumnFamilyHandle* running_ = nullptr;
+  rocksdb::ColumnFamilyHandle* finished_by_time_ = nullptr;
   std::vector<std::string> unfinished_at_open_;
-  std::uint64_t written_seq_ = 0;  // records written to the file
-  std::uint64_t synced_seq_ = 0;   // records known durable
-  bool syncing_ = false;
-  bool sync_failed_ = false;
-  Stats stats_;
+  std::atomic<std::uint64_t> records_{0};
+  std::atomic<std::uint64_t> expired_{0};
+
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;
+  std::thread sweeper_;
 };
 
 }  // namespace aiopsd::daemon

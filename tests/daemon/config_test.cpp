@@ -183,9 +183,10 @@ TEST(KafkaConfig, ParsesEveryFieldAndResolvesPaths) {
     security.protocol: SASL_SSL
     sasl.password: {env: KAFKA_PW}
     ssl.key.password: {file: secrets/key.pw}
-state: {path: state/intents.journal}
+state: {path: state, retention: 30d}
 )");
   ASSERT_TRUE(r.config) << r.errors;
+  EXPECT_EQ(r.config->state.retention, std::chrono::hours(24 * 30));
   const KafkaConfig& k = r.config->kafka;
   EXPECT_TRUE(k.enabled);
   EXPECT_FALSE(k.embedded);
@@ -197,7 +198,18 @@ state: {path: state/intents.journal}
   EXPECT_EQ(k.properties.at("security.protocol").value, "SASL_SSL");
   EXPECT_EQ(k.properties.at("sasl.password").env, "KAFKA_PW");
   EXPECT_EQ(k.properties.at("ssl.key.password").file, dir.file("secrets/key.pw"));
-  EXPECT_EQ(r.config->state.path, dir.file("state/intents.journal"));
+  EXPECT_EQ(r.config->state.path, dir.file("state"));
+}
+
+TEST(StateConfig, RetentionDefaultsToSevenDaysAndRefusesTooShort) {
+  TempDir dir;
+  auto ok = load(dir, std::string(kMinimal) + "state: {path: s}\n");
+  ASSERT_TRUE(ok.config) << ok.errors;
+  EXPECT_EQ(ok.config->state.retention, std::chrono::hours(24 * 7));
+  auto bad = load(dir, std::string(kMinimal) + "state: {path: s, retention: 10s}\n");
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.errors.find("state.retention: must be at least 1m"), std::string::npos)
+      << bad.errors;
 }
 
 TEST(KafkaConfig, InlineSecretsAndMissingStateAreRefused) {

@@ -158,7 +158,7 @@ class IntentEndToEnd : public ::testing::Test {
   void start(int devices = 0, const std::string& rules = "rules: []\n") {
     daemon_ = std::make_unique<DaemonUnderTest>(
         devices_yaml(sshd_, devices) +
-            kafka_yaml(kafka_.bootstrap(), state_dir_.file("state.journal")),
+            kafka_yaml(kafka_.bootstrap(), state_dir_.file("state")),
         rules, daemon::AppOptions{},
         std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
   }
@@ -401,7 +401,7 @@ TEST(IntentRestart, SigkillMidStreamLosesNothingAndRunsNothingTwice) {
                             "rules: [rules.yaml]\n",
                             port) +
                     devices_yaml(sshd, 0) + sshd.device_yaml("sw2") +
-                    kafka_yaml(kafka.bootstrap(), dir.file("state/intents.journal")));
+                    kafka_yaml(kafka.bootstrap(), dir.file("state")));
   int runs = 0;
   auto start = [&] {
     auto p = std::make_unique<ChildProcess>(

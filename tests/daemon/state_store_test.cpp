@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/daemon/test_support.hpp"
@@ -12,72 +15,85 @@ namespace aiopsd::daemon {
 namespace {
 
 using aiopsd::testing::TempDir;
+using namespace std::chrono_literals;
+using Clock = StateStore::Clock;
 
 TEST(StateStore, StartedAndFinishedSurviveReopen) {
   TempDir dir;
-  const std::string path = dir.file("state/intents.journal");
+  const std::string path = dir.file("state");
+  const auto t = Clock::time_point(std::chrono::milliseconds(1'795'000'000'123));
   {
-    StateStore s(path);
+    StateStore s({path});
     EXPECT_FALSE(s.find("a"));
     ASSERT_TRUE(s.record_started("a"));
     ASSERT_TRUE(s.record_started("b"));
-    ASSERT_TRUE(s.record_finished("b", R"({"status":"succeeded","q":"\"quoted\"\n"})"));
+    ASSERT_TRUE(s.record_finished("b", R"({"status":"succeeded","q":"\"quoted\"\n"})", t));
     EXPECT_FALSE(s.find("a")->finished);
     EXPECT_TRUE(s.unfinished_at_open().empty());
   }
-  StateStore s(path);
+  StateStore s({path});
   ASSERT_TRUE(s.find("a"));
   EXPECT_FALSE(s.find("a")->finished);
   ASSERT_TRUE(s.find("b"));
   EXPECT_TRUE(s.find("b")->finished);
   EXPECT_EQ(s.find("b")->result, R"({"status":"succeeded","q":"\"quoted\"\n"})");
+  EXPECT_EQ(s.find("b")->finished_at, t);
   EXPECT_EQ(s.unfinished_at_open(), std::vector<std::string>{"a"});
-  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.count(), 2u);
 }
 
-// A crash in the middle of a write leaves a torn last line: it is skipped,
-// and every complete record before it is kept.
-TEST(StateStore, TornLastLineIsIgnored) {
+// Ids are bytes: ones that share prefixes, or hold separators and NULs, stay apart.
+TEST(StateStore, IdsAreOpaqueBytes) {
   TempDir dir;
-  const std::string path = dir.file("intents.journal");
-  {
-    StateStore s(path);
-    ASSERT_TRUE(s.record_finished("done", "{}"));
-    ASSERT_TRUE(s.record_started("running"));
+  StateStore s({dir.file("state")});
+  const std::string nul("x\0y", 3);
+  ASSERT_TRUE(s.record_finished("x", "1"));
+  ASSERT_TRUE(s.record_finished(nul, "2"));
+  ASSERT_TRUE(s.record_started("x/y"));
+  EXPECT_EQ(s.find("x")->result, "1");
+  EXPECT_EQ(s.find(nul)->result, "2");
+  EXPECT_FALSE(s.find("x/y")->finished);
+  EXPECT_FALSE(s.find(std::string("x\0", 2)));
+}
+
+// A process killed right after record_*() returned: the write is in the
+// write-ahead log and is there when the store is opened again.
+TEST(StateStore, WriteSurvivesSigkill) {
+  TempDir dir;
+  const std::string path = dir.file("state");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    StateStore s({path});
+    bool ok = s.record_finished("done", R"({"status":"succeeded"})") && s.record_started("running");
+    const char c = ok ? '1' : '0';
+    (void)!::write(ready[1], &c, 1);
+    ::pause();  // killed here, before any destructor or flush
+    ::_exit(0);
   }
-  std::ofstream(path, std::ios::app) << R"({"k":"f","id":"running","r":"{\"sta)";
-  StateStore s(path);
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(c, '1');
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  StateStore s({path});
+  ASSERT_TRUE(s.find("done"));
   EXPECT_TRUE(s.find("done")->finished);
-  EXPECT_FALSE(s.find("running")->finished);
+  EXPECT_EQ(s.find("done")->result, R"({"status":"succeeded"})");
   EXPECT_EQ(s.unfinished_at_open(), std::vector<std::string>{"running"});
 }
 
-// Reopening rewrites the journal with one record per intent.
-TEST(StateStore, CompactsAtOpen) {
+// Concurrent writers share write-ahead-log syncs, and every record is there after reopening.
+TEST(StateStore, ConcurrentWritersAllDurable) {
   TempDir dir;
-  const std::string path = dir.file("intents.journal");
+  const std::string path = dir.file("state");
   {
-    StateStore s(path);
-    for (int i = 0; i < 50; ++i) {
-      ASSERT_TRUE(s.record_started("x" + std::to_string(i)));
-      ASSERT_TRUE(s.record_finished("x" + std::to_string(i), "{}"));
-    }
-  }
-  { StateStore s(path); }
-  std::ifstream in(path);
-  const auto lines = std::count(std::istreambuf_iterator<char>(in), {}, '\n');
-  EXPECT_EQ(lines, 50);
-  StateStore s(path);
-  EXPECT_EQ(s.size(), 50u);
-  EXPECT_TRUE(s.unfinished_at_open().empty());
-}
-
-// Concurrent writers share syncs, and every record is durable when its call returns.
-TEST(StateStore, ConcurrentWritersShareSyncs) {
-  TempDir dir;
-  const std::string path = dir.file("intents.journal");
-  {
-    StateStore s(path);
+    StateStore s({path});
     std::vector<std::thread> writers;
     for (int t = 0; t < 4; ++t) {
       writers.emplace_back([&s, t] {
@@ -89,15 +105,103 @@ TEST(StateStore, ConcurrentWritersShareSyncs) {
     for (auto& w : writers) w.join();
     const auto st = s.stats();
     EXPECT_EQ(st.records, 400u);
+    EXPECT_GE(st.syncs, 1u);
     EXPECT_LE(st.syncs, 400u);
     EXPECT_GT(st.bytes, 400u * 20);
   }
-  StateStore s(path);
-  EXPECT_EQ(s.size(), 400u);
+  StateStore s({path});
+  EXPECT_EQ(s.count(), 400u);
+}
+
+// Finished intents older than the retention go; younger ones and unfinished ones stay.
+TEST(StateStore, RetentionDeletesOnlyOldFinishedIntents) {
+  TempDir dir;
+  const std::string path = dir.file("state");
+  const auto now = Clock::now();
+  {
+    StateStore s({path, std::chrono::hours(1)});
+    ASSERT_TRUE(s.record_finished("old", "{}", now - 2h));
+    ASSERT_TRUE(s.record_finished("young", "{}", now - 30min));
+    ASSERT_TRUE(s.record_started("running"));
+    EXPECT_EQ(s.expire_finished(now), 1u);
+    EXPECT_FALSE(s.find("old"));
+    EXPECT_TRUE(s.find("young"));
+    EXPECT_TRUE(s.find("running"));
+    EXPECT_EQ(s.expire_finished(now), 0u);
+    EXPECT_EQ(s.expire_finished(now + 1h), 1u);  // "young" is now older than an hour
+    EXPECT_EQ(s.stats().expired, 2u);
+    EXPECT_EQ(s.count(), 1u);
+  }
+  StateStore s({path, std::chrono::hours(1)});
+  EXPECT_FALSE(s.find("young"));
+  EXPECT_EQ(s.unfinished_at_open(), std::vector<std::string>{"running"});
+}
+
+// The sweeper applies the retention without being asked.
+TEST(StateStore, SweeperThreadAppliesRetention) {
+  TempDir dir;
+  StateStore s({dir.file("state"), std::chrono::seconds(1), std::chrono::seconds(1)});
+  ASSERT_TRUE(s.record_finished("a", "{}"));
+  EXPECT_TRUE(aiopsd::testing::eventually([&] { return !s.find("a"); }, std::chrono::seconds(10)));
+  EXPECT_EQ(s.stats().expired, 1u);
+}
+
+// An intent finished twice keeps its newer record for a full retention.
+TEST(StateStore, RefinishedIntentKeepsItsNewerRecord) {
+  TempDir dir;
+  StateStore s({dir.file("state"), std::chrono::hours(1)});
+  const auto now = Clock::now();
+  ASSERT_TRUE(s.record_finished("a", "old", now - 2h));
+  ASSERT_TRUE(s.record_finished("a", "new", now - 10min));
+  EXPECT_EQ(s.expire_finished(now), 0u);
+  EXPECT_EQ(s.find("a")->result, "new");
+  EXPECT_EQ(s.expire_finished(now + 1h), 1u);
+  EXPECT_FALSE(s.find("a"));
+}
+
+TEST(StateStore, OpenAppliesRetention) {
+  TempDir dir;
+  const std::string path = dir.file("state");
+  {
+    StateStore s({path});
+    ASSERT_TRUE(s.record_finished("ancient", "{}", Clock::now() - 8 * 24h));
+  }
+  StateStore s({path});  // default retention: 7 days
+  EXPECT_FALSE(s.find("ancient"));
+}
+
+TEST(StateStore, SecondOpenOfSameDirectoryIsRefusedClearly) {
+  TempDir dir;
+  StateStore s({dir.file("state")});
+  try {
+    StateStore second({dir.file("state")});
+    FAIL() << "a second store opened the same directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("another process"), std::string::npos) << e.what();
+  }
+}
+
+TEST(StateStore, PathThatIsAFileIsRefused) {
+  TempDir dir;
+  std::ofstream(dir.file("intents.journal")) << "{}\n";
+  try {
+    StateStore s({dir.file("intents.journal")});
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("names a directory"), std::string::npos) << e.what();
+  }
 }
 
 TEST(StateStore, UnwritableLocationThrows) {
-  EXPECT_THROW(StateStore("/proc/aiopsd-cannot-write/intents.journal"), std::exception);
+  EXPECT_THROW(StateStore({"/proc/aiopsd-cannot-write/state"}), std::exception);
+}
+
+TEST(StateStore, DirectoryIsPrivate) {
+  TempDir dir;
+  StateStore s({dir.file("state")});
+  const auto perms = std::filesystem::status(dir.file("state")).permissions();
+  EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+            std::filesystem::perms::none);
 }
 
 }  // namespace
