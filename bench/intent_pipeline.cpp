@@ -8,6 +8,7 @@
 // Prints one table; exits non-zero only when a run failed.
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -60,6 +61,15 @@ devices:
 {})",
                                                     bootstrap, devices);
   return (dir / "aiopsd.yaml").string();
+}
+
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
 double seconds_since(Clock::time_point t) {
@@ -127,6 +137,15 @@ int main(int argc, char** argv) {
   auto producer = kafka::Producer::create(cc, error);
   boost::asio::io_context io;  // never run: dry run opens no session
   ssh::SshExecutor executor(io.get_executor(), {});
+  // A daemon in steady state has a producer that knows the results topic's
+  // leaders and holds its idempotent producer id: warm it up before the clock starts.
+  for (const char* topic : {"results", "dlq"}) {
+    std::atomic<bool> ok{false};
+    producer->produce(topic, "warm-up", "{}", {},
+                      [&ok](const kafka::DeliveryReport& r) { ok = r.ok; });
+    producer->flush(std::chrono::seconds(30));
+    if (!ok) return fmt::print(stderr, "warm-up produce to {} failed\n", topic), 1;
+  }
   daemon::IntentService service(*config, executor, audit, metrics, state, *producer);
   auto consumer = kafka::Consumer::create({bootstrap, {{"session.timeout.ms", "6000"}}}, "bench",
                                           {"intents"}, error);
@@ -134,8 +153,12 @@ int main(int argc, char** argv) {
   std::atomic<long> done{0};
   Clock::time_point first{};
   std::atomic<bool> started{false};
+  double cpu_at_first = 0;
   consumer->start([&](const kafka::Message& m) {
-    if (!started.exchange(true)) first = Clock::now();
+    if (!started.exchange(true)) {
+      first = Clock::now();
+      cpu_at_first = cpu_seconds();
+    }
     topic_bytes += m.value.size();
     if (consume_only) {
       consumer->done(m.topic, m.partition, m.offset);
@@ -152,6 +175,7 @@ int main(int argc, char** argv) {
   while (done < n && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const double aiopsd_s = std::chrono::duration<double>(Clock::now() - first).count();
+  const double aiopsd_cpu = cpu_seconds() - cpu_at_first;
   consumer->stop();
   const auto st = state.stats();
   std::error_code ec;
@@ -167,6 +191,9 @@ int main(int argc, char** argv) {
   fmt::print("| aiopsd consume+decode+validate+route+result (dry run) | {:.2f} | {:.0f} |\n",
              aiopsd_s, static_cast<double>(n) / aiopsd_s);
   fmt::print("ratio aiopsd/kcat: {:.2f}\n", kcat_s / aiopsd_s);
+  fmt::print("aiopsd CPU: {:.2f} s ({:.1f} us per intent, {:.0f}% of 2 cores), broker included\n",
+             aiopsd_cpu, aiopsd_cpu * 1e6 / static_cast<double>(n),
+             aiopsd_cpu * 100 / aiopsd_s / 2);
   fmt::print(
       "state store: {} records, {} bytes, {} syncs for {} dry-run intents "
       "({:.2f} writes/intent); audit log: {} bytes ({:.0f} bytes/intent)\n",

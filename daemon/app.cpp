@@ -1,5 +1,6 @@
 #include "daemon/app.hpp"
 
+#include <pthread.h>
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
@@ -185,6 +186,7 @@ void App::start_kafka() {
   s.consumer->start(
       [ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
   s.lag_thread = std::thread([&s] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-lag");
     std::unique_lock lock(s.lag_mu);
     while (!s.lag_cv.wait_for(lock, std::chrono::seconds(5), [&s] { return !s.running.load(); })) {
       for (const auto& l : s.consumer->lag()) {
@@ -242,7 +244,10 @@ void App::start() {
   s.runner = std::make_unique<ActionRunner>(cfg, *s.executor, *s.audit, s.metrics);
   alertmanager::DecodeLimits limits;
   limits.max_labels = cfg.engine.max_labels;
-  s.ssh_thread = std::thread([&s] { s.ssh_io.run(); });
+  s.ssh_thread = std::thread([&s] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-ssh");
+    s.ssh_io.run();
+  });
   if (cfg.kafka.enabled) start_kafka();
   s.routes = std::make_unique<AlertRoutes>(*cfg.interner, limits, s.queue, s.metrics,
                                            [this] { return impl_->running.load(); });
@@ -256,8 +261,14 @@ void App::start() {
   s.port = s.server->start();
 
   s.http_work.emplace(s.http_io.get_executor());
-  s.engine_thread = std::thread([&s] { s.engine_loop(); });
-  s.http_thread = std::thread([&s] { s.http_io.run(); });
+  s.engine_thread = std::thread([&s] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-engine");
+    s.engine_loop();
+  });
+  s.http_thread = std::thread([&s] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-http");
+    s.http_io.run();
+  });
   s.running = true;
   log::info("daemon", "listening on {}:{} with {} rules, {} devices; audit log {}",
             cfg.server.address, s.port, cfg.rules.rules.size(), cfg.devices.size(), cfg.audit_path);

@@ -2,15 +2,16 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <pthread.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <future>
 #include <stdexcept>
 
+#include "daemon/detail/json_writer.hpp"
 #include "daemon/detail/write_all.hpp"
 #include "rules/event.hpp"
 
@@ -25,7 +26,10 @@ AuditLog::AuditLog(const std::string& path) : path_(path) {
     throw std::runtime_error(
         fmt::format("cannot open audit log {}: {}", path, std::strerror(errno)));
   }
-  flusher_ = std::thread([this] { flush_loop(); });
+  flusher_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-audit");
+    flush_loop();
+  });
 }
 
 AuditLog::~AuditLog() {
@@ -39,40 +43,55 @@ AuditLog::~AuditLog() {
 }
 
 std::string AuditLog::to_json(const AuditRecord& r) {
-  boost::json::object o;
-  o["time"] = rules::format_rfc3339(r.time);
-  o["rule"] = r.rule;
-  o["group_key"] = r.group_key;
-  o["action"] = r.action;
-  o["device"] = r.device;
-  o["host"] = r.host;
-  boost::json::array cmds;
+  std::string out;
+  out.reserve(384);
+  detail::JsonWriter w(out);
+  w.begin_object().key("time");
+  std::string time;
+  rules::append_rfc3339(time, r.time);
+  w.value(time)
+      .field("rule", r.rule)
+      .field("group_key", r.group_key)
+      .field("action", r.action)
+      .field("device", r.device)
+      .field("host", r.host)
+      .key("commands")
+      .begin_array();
   bool truncated = false;
   for (const auto& c : r.commands) {
-    cmds.push_back(boost::json::object{{"command", c.command},
-                                       {"exit_status", c.exit_status},
-                                       {"output", c.output},
-                                       {"truncated", c.truncated}});
+    w.begin_object()
+        .field("command", c.command)
+        .field("exit_status", c.exit_status)
+        .field("output", c.output)
+        .field("truncated", c.truncated)
+        .end_object();
     truncated = truncated || c.truncated;
   }
-  o["commands"] = std::move(cmds);
-  o["outcome"] = r.outcome;
-  o["error_code"] =
-      r.error_code.empty() ? boost::json::value(nullptr) : boost::json::value(r.error_code);
-  o["error_message"] =
-      r.error_message.empty() ? boost::json::value(nullptr) : boost::json::value(r.error_message);
-  o["duration_ms"] = r.duration.count();
-  o["truncated"] = truncated;
-  o["dry_run"] = r.dry_run;
-  boost::json::array fps;
-  for (auto fp : r.fingerprints) fps.emplace_back(rules::fingerprint_hex(fp));
-  o["fingerprints"] = std::move(fps);
+  w.end_array().field("outcome", r.outcome);
+  auto text_or_null = [&w](std::string_view k, const std::string& v) {
+    w.key(k);
+    if (v.empty()) {
+      w.null();
+    } else {
+      w.value(v);
+    }
+  };
+  text_or_null("error_code", r.error_code);
+  text_or_null("error_message", r.error_message);
+  w.field("duration_ms", r.duration.count())
+      .field("truncated", truncated)
+      .field("dry_run", r.dry_run)
+      .key("fingerprints")
+      .begin_array();
+  for (auto fp : r.fingerprints) w.value(rules::fingerprint_hex(fp));
+  w.end_array();
   if (!r.intent_id.empty()) {
-    o["intent_id"] = r.intent_id;
-    o["requested_by"] = r.requested_by;
-    o["correlation_id"] = r.correlation_id;
+    w.field("intent_id", r.intent_id)
+        .field("requested_by", r.requested_by)
+        .field("correlation_id", r.correlation_id);
   }
-  return boost::json::serialize(o);
+  w.end_object();
+  return out;
 }
 
 bool AuditLog::write(const AuditRecord& record) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <boost/json.hpp>
 
+#include "daemon/detail/json_writer.hpp"
 #include "daemon/kafka_publish.hpp"
 #include "daemon/log.hpp"
 #include "daemon/ssh_outcome.hpp"
@@ -102,20 +103,25 @@ prometheus::Counter& IntentService::intents_counter(const std::string& action,
   return *it->second[i < kStatuses.size() ? i : 1];
 }
 
+// The stored accepted document says what the intent was; the report keeps it
+// and changes only what the restart decided.
 void IntentService::report_interrupted() {
-  for (const std::string& id : state_.unfinished_at_open()) {
-    json::object doc{
-        {"intent_id", id},
-        {"status", "interrupted"},
-        {"error", json::object{{"code", "interrupted"},
-                               {"message",
-                                "aiopsd stopped while this intent was running; it may be "
-                                "partly applied and is not re-run: check the device"}}},
-        {"finished_at", rules::format_rfc3339(Clock::now())}};
+  for (const auto& [id, accepted] : state_.unfinished_at_open()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(accepted, ec);
+    json::object doc = !ec && v.is_object() ? std::move(v.as_object()) : json::object{};
+    doc["intent_id"] = id;
+    doc["status"] = "interrupted";
+    doc["error"] = json::object{{"code", "interrupted"},
+                                {"message",
+                                 "aiopsd stopped while this intent was running; it may be "
+                                 "partly applied and is not re-run: check the device"}};
+    doc["finished_at"] = rules::format_rfc3339(Clock::now());
     std::string text = json::serialize(doc);
     state_.record_finished(id, text);
     log::warn("intent", "intent {} was interrupted by a restart; reported, not re-run", id);
-    intents_counter("", "interrupted").Increment();
+    const json::string* action = doc.contains("action") ? doc["action"].if_string() : nullptr;
+    intents_counter(action ? std::string(*action) : std::string(), "interrupted").Increment();
     ++*in_flight_;
     publish(config_.kafka.topics.results, id, std::move(text), {}, [n = in_flight_] { --*n; });
   }
@@ -226,7 +232,8 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
       return false;
     }
     job->started_at = Clock::now();
-    job->start_recorded = state_.record_started(job->intent.intent_id);
+    job->start_recorded = state_.record_started(
+        job->intent.intent_id, result_document(*job, Outcome{"accepted", "", "", "", {}}));
     return job->start_recorded;
   };
   executor_.submit(
@@ -352,42 +359,58 @@ void IntentService::complete(const std::shared_ptr<Job>& job) {
 namespace {
 
 std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o) {
-  json::object doc;
-  doc["intent_id"] = job.id();
-  doc["status"] = o.status;
+  std::string out;
+  out.reserve(512);
+  detail::JsonWriter w(out);
+  auto optional = [&w](std::string_view k, const std::string& v) {
+    if (!v.empty()) w.field(k, v);
+  };
+  auto time = [&w](std::string_view k, Clock::time_point t) {
+    std::string text;
+    rules::append_rfc3339(text, t);
+    w.field(k, text);
+  };
   const rules::Intent& in = job.intent;
-  if (!in.action.empty()) doc["action"] = in.action;
-  if (!in.device.empty()) doc["device"] = in.device;
-  if (!in.correlation_id.empty()) doc["correlation_id"] = in.correlation_id;
-  if (!in.requested_by.empty()) doc["requested_by"] = in.requested_by;
-  if (!in.environment.empty()) doc["environment"] = in.environment;
-  doc["dry_run"] = job.dry_run;
+  w.begin_object().field("intent_id", job.id()).field("status", o.status);
+  optional("action", in.action);
+  optional("device", in.device);
+  optional("correlation_id", in.correlation_id);
+  optional("requested_by", in.requested_by);
+  optional("environment", in.environment);
+  w.field("dry_run", job.dry_run);
   if (!o.error_code.empty()) {
-    json::object err{{"code", o.error_code}, {"message", o.error_message}};
-    if (!o.error_field.empty()) err["field"] = o.error_field;
-    doc["error"] = std::move(err);
+    w.key("error").begin_object().field("code", o.error_code).field("message", o.error_message);
+    optional("field", o.error_field);
+    w.end_object();
   }
   if (!o.commands.empty()) {
-    json::array cmds;
+    w.key("commands").begin_array();
     for (const auto& c : o.commands) {
-      json::object co{{"command", c.command}, {"output", c.output}, {"truncated", c.truncated}};
-      if (c.exit_status >= 0) co["exit_status"] = c.exit_status;
-      cmds.push_back(std::move(co));
+      w.begin_object()
+          .field("command", c.command)
+          .field("output", c.output)
+          .field("truncated", c.truncated);
+      if (c.exit_status >= 0) w.field("exit_status", c.exit_status);
+      w.end_object();
     }
-    doc["commands"] = std::move(cmds);
+    w.end_array();
   }
   const auto now = Clock::now();
-  doc["received_at"] = rules::format_rfc3339(job.received_at);
-  if (job.started_at != Clock::time_point{})
-    doc["started_at"] = rules::format_rfc3339(job.started_at);
+  time("received_at", job.received_at);
+  if (job.started_at != Clock::time_point{}) time("started_at", job.started_at);
   if (o.status != "accepted") {
-    doc["finished_at"] = rules::format_rfc3339(now);
-    doc["duration_ms"] =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - job.received_at).count();
+    time("finished_at", now);
+    w.field("duration_ms",
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - job.received_at).count());
   }
-  doc["source"] =
-      json::object{{"topic", job.topic}, {"partition", job.partition}, {"offset", job.offset}};
-  return json::serialize(doc);
+  w.key("source")
+      .begin_object()
+      .field("topic", job.topic)
+      .field("partition", job.partition)
+      .field("offset", job.offset)
+      .end_object()
+      .end_object();
+  return out;
 }
 
 }  // namespace

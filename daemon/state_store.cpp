@@ -1,6 +1,7 @@
 #include "daemon/state_store.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/statistics.h>
@@ -67,7 +68,10 @@ StateStore::StateStore(Options options) : options_(std::move(options)) {
   open();
   load_unfinished();
   expire_finished(Clock::now());
-  sweeper_ = std::thread([this] { sweep_loop(); });
+  sweeper_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-state");
+    sweep_loop();
+  });
 }
 
 StateStore::~StateStore() {
@@ -137,7 +141,7 @@ void StateStore::open() {
 void StateStore::load_unfinished() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), running_));
   for (it->SeekToFirst(); it->Valid(); it->Next())
-    unfinished_at_open_.push_back(it->key().ToString());
+    unfinished_at_open_.push_back({it->key().ToString(), it->value().ToString()});
   check(it->status(), options_.path, "cannot read");
 }
 
@@ -160,11 +164,11 @@ std::optional<StateStore::Entry> StateStore::find(std::string_view intent_id) co
   return e;
 }
 
-bool StateStore::record_started(std::string_view intent_id) {
+bool StateStore::record_started(std::string_view intent_id, std::string_view accepted) {
   rocksdb::WriteBatch batch;
   const char started = kStarted;
   batch.Put(intents_, slice(intent_id), rocksdb::Slice(&started, 1));
-  batch.Put(running_, slice(intent_id), rocksdb::Slice());
+  batch.Put(running_, slice(intent_id), slice(accepted));
   ++records_;
   return db_->Write(durable(), &batch).ok();
 }

@@ -64,11 +64,18 @@ class StateStore {
   StateStore& operator=(const StateStore&) = delete;
 
   std::optional<Entry> find(std::string_view intent_id) const;
+  struct Unfinished {
+    std::string intent_id;
+    std::string accepted;  // the document given to record_started (may be empty)
+    bool operator==(const Unfinished&) const = default;
+  };
   // Intents an earlier process started and never finished.
-  const std::vector<std::string>& unfinished_at_open() const { return unfinished_at_open_; }
+  const std::vector<Unfinished>& unfinished_at_open() const { return unfinished_at_open_; }
 
   // Durable on return; false when the write or the sync failed.
-  bool record_started(std::string_view intent_id);
+  // `accepted` is what is known of the intent when it starts (its accepted
+  // result document), reported back if the process dies before it finishes.
+  bool record_started(std::string_view intent_id, std::string_view accepted = {});
   bool record_finished(std::string_view intent_id, std::string_view result_json,
                        Clock::time_point finished_at = Clock::now());
 
@@ -89,12 +96,13 @@ class StateStore {
   std::shared_ptr<rocksdb::Statistics> statistics_;
   std::unique_ptr<rocksdb::DB> db_;
   // Owned by db_'s lifetime: intents (id -> record), running (ids started and
-  // not finished), finished_by_time (finish time + id -> nothing, for retention).
+  // not finished -> accepted document), finished_by_time (finish time + id ->
+  // nothing, for retention).
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* intents_ = nullptr;
   rocksdb::ColumnFamilyHandle* running_ = nullptr;
   rocksdb::ColumnFamilyHandle* finished_by_time_ = nullptr;
-  std::vector<std::string> unfinished_at_open_;
+  std::vector<Unfinished> unfinished_at_open_;
   std::atomic<std::uint64_t> records_{0};
   std::atomic<std::uint64_t> expired_{0};
 

@@ -220,14 +220,41 @@ std::uint64_t fingerprint_of(const std::vector<Label>& labels, const Interner& i
 
 std::string fingerprint_hex(std::uint64_t fp) { return fmt::format("{:016x}", fp); }
 
+// Civil-calendar arithmetic, no gmtime_r: glibc takes a global lock in it,
+// and results and audit records stamp two times per event.
+void append_rfc3339(std::string& out, TimePoint t) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(t);
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{ms - day};
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {
+    fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", year,
+                   static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                   hms.hours().count(), hms.minutes().count(), hms.seconds().count(),
+                   hms.subseconds().count());
+    return;
+  }
+  char buf[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
+                  '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
+  auto put = [&buf](int pos, int width, long v) {
+    for (int i = pos + width - 1; i >= pos; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, 4, year);
+  put(5, 2, static_cast<unsigned>(ymd.month()));
+  put(8, 2, static_cast<unsigned>(ymd.day()));
+  put(11, 2, hms.hours().count());
+  put(14, 2, hms.minutes().count());
+  put(17, 2, hms.seconds().count());
+  put(20, 3, hms.subseconds().count());
+  out.append(buf, sizeof buf);
+}
+
 std::string format_rfc3339(TimePoint t) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const auto secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+  std::string out;
+  append_rfc3339(out, t);
+  return out;
 }
 
 }  // namespace aiopsd::rules

@@ -135,5 +135,6 @@ std::string fingerprint_hex(std::uint64_t fp);
 
 // "2026-11-24T07:00:00.123Z": UTC, millisecond precision.
 std::string format_rfc3339(TimePoint t);
+void append_rfc3339(std::string& out, TimePoint t);
 
 }  // namespace aiopsd::rules

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 namespace aiopsd::kafka {
 namespace {
@@ -233,7 +234,10 @@ std::unique_ptr<Producer> Producer::create(const ClientConfig& config, std::stri
   impl->rk = new_handle(RD_KAFKA_PRODUCER, std::move(conf), error);
   if (impl->rk == nullptr) return nullptr;
   Impl* raw = impl.get();
-  impl->poll_thread = std::thread([raw] { raw->run(); });
+  impl->poll_thread = std::thread([raw] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-kprod");
+    raw->run();
+  });
   impl->poll_thread_id = impl->poll_thread.get_id();
   return std::unique_ptr<Producer>(new Producer(std::move(impl)));
 }
@@ -466,7 +470,10 @@ void Consumer::start(OnMessage on_message) {
   if (impl_->poll_thread.joinable() || impl_->stopping.load()) return;
   impl_->on_message = std::move(on_message);
   Impl* raw = impl_.get();
-  impl_->poll_thread = std::thread([raw] { raw->run(); });
+  impl_->poll_thread = std::thread([raw] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-kcons");
+    raw->run();
+  });
 }
 
 void Consumer::done(std::string_view topic, std::int32_t partition, std::int64_t offset) {

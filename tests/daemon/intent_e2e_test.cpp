@@ -157,8 +157,7 @@ class IntentEndToEnd : public ::testing::Test {
 
   void start(int devices = 0, const std::string& rules = "rules: []\n") {
     daemon_ = std::make_unique<DaemonUnderTest>(
-        devices_yaml(sshd_, devices) +
-            kafka_yaml(kafka_.bootstrap(), state_dir_.file("state")),
+        devices_yaml(sshd_, devices) + kafka_yaml(kafka_.bootstrap(), state_dir_.file("state")),
         rules, daemon::AppOptions{},
         std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
   }
@@ -442,6 +441,10 @@ TEST(IntentRestart, SigkillMidStreamLosesNothingAndRunsNothingTwice) {
   for (const auto& r : by_id["slow-1"]) {
     EXPECT_EQ(str(r, "status"), "interrupted");
     EXPECT_EQ(error_of(r, "code"), "interrupted");
+    // What the intent was survives the crash, so a human knows what to check.
+    EXPECT_EQ(str(r, "device"), "sw1");
+    EXPECT_EQ(str(r, "action"), "slow-check");
+    EXPECT_FALSE(str(r, "started_at").empty());
   }
   // sw2's intents run one at a time: at most one was in flight at the kill,
   // and only that one may be `interrupted` (its command may have reached the device).

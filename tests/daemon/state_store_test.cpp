@@ -25,7 +25,7 @@ TEST(StateStore, StartedAndFinishedSurviveReopen) {
   {
     StateStore s({path});
     EXPECT_FALSE(s.find("a"));
-    ASSERT_TRUE(s.record_started("a"));
+    ASSERT_TRUE(s.record_started("a", R"({"intent_id":"a","status":"accepted"})"));
     ASSERT_TRUE(s.record_started("b"));
     ASSERT_TRUE(s.record_finished("b", R"({"status":"succeeded","q":"\"quoted\"\n"})", t));
     EXPECT_FALSE(s.find("a")->finished);
@@ -38,7 +38,9 @@ TEST(StateStore, StartedAndFinishedSurviveReopen) {
   EXPECT_TRUE(s.find("b")->finished);
   EXPECT_EQ(s.find("b")->result, R"({"status":"succeeded","q":"\"quoted\"\n"})");
   EXPECT_EQ(s.find("b")->finished_at, t);
-  EXPECT_EQ(s.unfinished_at_open(), std::vector<std::string>{"a"});
+  EXPECT_EQ(
+      s.unfinished_at_open(),
+      (std::vector<StateStore::Unfinished>{{"a", R"({"intent_id":"a","status":"accepted"})"}}));
   EXPECT_EQ(s.count(), 2u);
 }
 
@@ -85,7 +87,7 @@ TEST(StateStore, WriteSurvivesSigkill) {
   ASSERT_TRUE(s.find("done"));
   EXPECT_TRUE(s.find("done")->finished);
   EXPECT_EQ(s.find("done")->result, R"({"status":"succeeded"})");
-  EXPECT_EQ(s.unfinished_at_open(), std::vector<std::string>{"running"});
+  EXPECT_EQ(s.unfinished_at_open(), (std::vector<StateStore::Unfinished>{{"running", ""}}));
 }
 
 // Concurrent writers share write-ahead-log syncs, and every record is there after reopening.
@@ -134,7 +136,7 @@ TEST(StateStore, RetentionDeletesOnlyOldFinishedIntents) {
   }
   StateStore s({path, std::chrono::hours(1)});
   EXPECT_FALSE(s.find("young"));
-  EXPECT_EQ(s.unfinished_at_open(), std::vector<std::string>{"running"});
+  EXPECT_EQ(s.unfinished_at_open(), (std::vector<StateStore::Unfinished>{{"running", ""}}));
 }
 
 // The sweeper applies the retention without being asked.
