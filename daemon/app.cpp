@@ -76,6 +76,7 @@ struct App::Impl {
   std::thread lag_thread;
   std::mutex lag_mu;
   std::condition_variable lag_cv;
+  bool lag_stop = false;  // guarded by lag_mu; set by stop_kafka()
   std::string kafka_bootstrap;
   std::thread http_thread, ssh_thread, engine_thread;
   std::atomic<bool> running{false};
@@ -185,10 +186,11 @@ void App::start_kafka() {
       std::make_unique<KafkaIngest>(cfg, *s.intents, s.queue, s.metrics, *s.producer, *s.consumer);
   s.consumer->start(
       [ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
+  // Its own stop flag: start() sets `running` only after this thread exists.
   s.lag_thread = std::thread([&s] {
     ::pthread_setname_np(::pthread_self(), "aiopsd-lag");
     std::unique_lock lock(s.lag_mu);
-    while (!s.lag_cv.wait_for(lock, std::chrono::seconds(5), [&s] { return !s.running.load(); })) {
+    while (!s.lag_cv.wait_for(lock, std::chrono::seconds(5), [&s] { return s.lag_stop; })) {
       for (const auto& l : s.consumer->lag()) {
         s.metrics.kafka_lag.Add({{"topic", l.topic}, {"partition", std::to_string(l.partition)}})
             .Set(static_cast<double>(l.lag));
@@ -200,7 +202,10 @@ void App::start_kafka() {
 void App::stop_kafka() {
   Impl& s = *impl_;
   if (!s.consumer) return;
-  { std::lock_guard lock(s.lag_mu); }
+  {
+    std::lock_guard lock(s.lag_mu);
+    s.lag_stop = true;
+  }
   s.lag_cv.notify_all();
   if (s.lag_thread.joinable()) s.lag_thread.join();
   s.kafka_ingest->stop();

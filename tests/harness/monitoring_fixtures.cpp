@@ -100,6 +100,31 @@ std::optional<double> PrometheusFixture::query(const std::string& promql) const 
   }
 }
 
+PrometheusAnswer PrometheusFixture::query_raw(const std::string& promql) const {
+  PrometheusAnswer answer;
+  try {
+    auto body = boost::json::parse(http_get(port_, "/api/v1/query?query=" + url_encode(promql)))
+                    .as_object();
+    if (body.at("status").as_string() != "success") {
+      answer.error = fmt::format("{}: {}", boost::json::serialize(body["errorType"]),
+                                 boost::json::serialize(body["error"]));
+      return answer;
+    }
+    answer.ok = true;
+    const auto& data = body.at("data").as_object();
+    const auto& type = data.at("resultType").as_string();
+    answer.results =
+        (type == "vector" || type == "matrix") ? data.at("result").as_array().size() : 1;
+  } catch (const std::exception& e) {
+    answer.error = e.what();
+  }
+  return answer;
+}
+
+std::string PrometheusFixture::get(const std::string& target) const {
+  return http_get(port_, target);
+}
+
 AlertmanagerFixture::AlertmanagerFixture(std::uint16_t aiopsd_port,
                                          std::chrono::seconds repeat_interval)
     : dir_(make_temp_dir("aiopsd-am")), port_(free_loopback_port()) {

@@ -4,6 +4,7 @@
 // directory and its process; both are stopped and removed on destruction.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -14,6 +15,13 @@
 
 namespace aiopsd::testing {
 
+// The answer to an instant query, as far as tests need it.
+struct PrometheusAnswer {
+  bool ok = false;          // the API answered {"status":"success"}
+  std::string error;        // otherwise Prometheus' errorType and error (or the transport's)
+  std::size_t results = 0;  // series in a vector or matrix; 1 for a scalar or string
+};
+
 class PrometheusFixture {
  public:
   // `alert_rules_yaml` is a Prometheus rule file; aiopsd is both the
@@ -23,6 +31,11 @@ class PrometheusFixture {
   std::uint16_t port() const { return port_; }
   // Instant query through the HTTP API; returns the first sample's value.
   std::optional<double> query(const std::string& promql) const;
+  // Instant query through the HTTP API: whether it parsed and evaluated, and
+  // how many series it returned.
+  PrometheusAnswer query_raw(const std::string& promql) const;
+  // GET on the HTTP API (e.g. "/api/v1/rules"); the response body.
+  std::string get(const std::string& target) const;
   std::string log() const { return process_->log(); }
 
  private:
