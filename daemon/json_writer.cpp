@@ -1,7 +1,6 @@
 #include "daemon/detail/json_writer.hpp"
 
 #include <fmt/format.h>
-#include <simdjson.h>
 
 namespace aiopsd::daemon::detail {
 
@@ -63,9 +62,10 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+// One pass: ASCII is copied in spans; a non-ASCII byte is checked as the start
+// of a UTF-8 sequence only where it occurs (most values are plain ASCII).
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  const bool valid = simdjson::validate_utf8(s.data(), s.size());
   std::size_t run = 0;  // start of the pending span copied as is
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -75,10 +75,6 @@ void append_json_string(std::string& out, std::string_view s) {
         append_escaped_ascii(out, c);
         run = i + 1;
       }
-      ++i;
-      continue;
-    }
-    if (valid) {
       ++i;
       continue;
     }

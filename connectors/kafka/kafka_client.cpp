@@ -5,13 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <shared_mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <pthread.h>
@@ -309,19 +310,36 @@ std::uint64_t Producer::errors() const { return impl_->errors.load(std::memory_o
 
 namespace {
 
-// Offsets handed out and not yet done, for one partition.
+// Offsets handed out for one partition, in the (increasing) order they
+// arrived, each with whether it is done; the done prefix is dropped as it
+// forms. A deque of pairs: no allocation per message, O(log n) done().
 struct OffsetTracker {
-  std::set<std::int64_t> outstanding;
+  std::string topic;
+  std::int32_t partition = 0;
+  std::deque<std::pair<std::int64_t, bool>> window;
   std::int64_t highest_done = -1;
-  std::int64_t stored = -1;  // last offset given to rd_kafka_offsets_store
+  std::int64_t stored = -1;    // last offset given to rd_kafka_offsets_store
+  std::int64_t to_store = -1;  // committable, not yet given to it (flush_stores())
 
+  void track(std::int64_t offset) {
+    // A rewind (seek, reassignment to an older position) restarts the window.
+    if (!window.empty() && offset <= window.back().first) window.clear();
+    window.emplace_back(offset, false);
+  }
+  // False when the offset is not outstanding (unknown or already done).
+  bool mark_done(std::int64_t offset) {
+    auto it = std::lower_bound(window.begin(), window.end(), std::make_pair(offset, false));
+    if (it == window.end() || it->first != offset || it->second) return false;
+    it->second = true;
+    highest_done = std::max(highest_done, offset);
+    while (!window.empty() && window.front().second) window.pop_front();
+    return true;
+  }
   // The offset to commit: the first not done, or past everything done.
   std::int64_t committable() const {
-    return outstanding.empty() ? highest_done + 1 : *outstanding.begin();
+    return window.empty() ? highest_done + 1 : window.front().first;
   }
 };
-
-using PartitionKey = std::pair<std::string, std::int32_t>;
 
 }  // namespace
 
@@ -337,12 +355,55 @@ struct Consumer::Impl {
   mutable std::shared_mutex life_mu;
   bool closed = false;
   std::mutex mu;
-  std::map<PartitionKey, OffsetTracker> trackers;
+  // One per assigned partition: few, so a vector searched linearly.
+  std::vector<OffsetTracker> trackers;
+  // done() only notes what became committable; the poll thread hands it to
+  // librdkafka in one call every kStoreInterval (and before any commit), so
+  // a busy stream costs one offsets_store per interval, not per message.
+  std::atomic<bool> store_pending{false};
+  std::chrono::steady_clock::time_point last_store{};
+  static constexpr auto kStoreInterval = std::chrono::milliseconds(10);
+
+  OffsetTracker* find_tracker(std::string_view topic, std::int32_t partition) {
+    for (auto& t : trackers)
+      if (t.partition == partition && t.topic == topic) return &t;
+    return nullptr;
+  }
 
   void reset_trackers(const rd_kafka_topic_partition_list_t* parts) {
     std::lock_guard lock(mu);
-    for (int i = 0; i < parts->cnt; ++i)
-      trackers.erase(PartitionKey(parts->elems[i].topic, parts->elems[i].partition));
+    for (int i = 0; i < parts->cnt; ++i) {
+      std::erase_if(trackers, [&](const OffsetTracker& t) {
+        return t.partition == parts->elems[i].partition && t.topic == parts->elems[i].topic;
+      });
+    }
+  }
+
+  // Gives every newly committable offset to librdkafka, in one call.
+  void flush_stores() {
+    if (!store_pending.exchange(false)) return;
+    last_store = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu);
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(trackers.size())));
+    for (auto& t : trackers) {
+      if (t.to_store > t.stored)
+        rd_kafka_topic_partition_list_add(list.get(), t.topic.c_str(), t.partition)->offset =
+            t.to_store;
+    }
+    if (list->cnt == 0) return;
+    const auto err = rd_kafka_offsets_store(rk, list.get());
+    for (int i = 0; i < list->cnt; ++i) {
+      const auto& e = list->elems[i];
+      OffsetTracker* t = find_tracker(e.topic, e.partition);
+      const auto perr = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : e.err;
+      if (perr == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (t) t->stored = e.offset;
+      } else if (perr != RD_KAFKA_RESP_ERR__STATE) {
+        // __STATE: no longer assigned; the rebalance callback resets the tracker.
+        fmt::print(stderr, "kafka: consumer: store offset {} [{}] {}: {}\n", e.topic, e.partition,
+                   e.offset, rd_kafka_err2str(perr));
+      }
+    }
   }
 
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -365,6 +426,7 @@ struct Consumer::Impl {
       fmt::print(stderr, "kafka: consumer: rebalance error: {}\n", rd_kafka_err2str(err));
     // Commit what is done before the partitions go to another member.
     if (!rd_kafka_assignment_lost(rk)) {
+      self->flush_stores();
       auto c = rd_kafka_commit(rk, nullptr, 0);
       if (c != RD_KAFKA_RESP_ERR_NO_ERROR && c != RD_KAFKA_RESP_ERR__NO_OFFSET)
         fmt::print(stderr, "kafka: consumer: commit on revoke: {}\n", rd_kafka_err2str(c));
@@ -382,12 +444,21 @@ struct Consumer::Impl {
 
   void track(const std::string& topic, std::int32_t partition, std::int64_t offset) {
     std::lock_guard lock(mu);
-    trackers[PartitionKey(topic, partition)].outstanding.insert(offset);
+    OffsetTracker* t = find_tracker(topic, partition);
+    if (t == nullptr) {
+      t = &trackers.emplace_back();
+      t->topic = topic;
+      t->partition = partition;
+    }
+    t->track(offset);
   }
 
   void run() {
     while (!stopping.load(std::memory_order_acquire)) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+      if (store_pending.load(std::memory_order_relaxed) &&
+          (m == nullptr || std::chrono::steady_clock::now() - last_store >= kStoreInterval))
+        flush_stores();
       if (m == nullptr) continue;
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -417,9 +488,10 @@ struct Consumer::Impl {
     if (poll_thread.joinable()) poll_thread.join();
     std::unique_lock life(life_mu);
     if (closed) return;
+    // Offsets noted by done() as they became committable: store and commit
+    // them now, synchronously, then leave the group.
+    flush_stores();
     closed = true;
-    // Offsets were stored by done() as they became committable; commit them
-    // now, synchronously, then leave the group.
     auto c = rd_kafka_commit(rk, nullptr, 0);
     if (c != RD_KAFKA_RESP_ERR_NO_ERROR && c != RD_KAFKA_RESP_ERR__NO_OFFSET)
       fmt::print(stderr, "kafka: consumer: commit on stop: {}\n", rd_kafka_err2str(c));
@@ -480,25 +552,13 @@ void Consumer::done(std::string_view topic, std::int32_t partition, std::int64_t
   std::shared_lock life(impl_->life_mu);
   if (impl_->closed) return;
   std::lock_guard lock(impl_->mu);
-  auto it = impl_->trackers.find(PartitionKey(std::string(topic), partition));
-  if (it == impl_->trackers.end()) return;  // revoked since: the new owner redoes it
-  OffsetTracker& t = it->second;
-  if (t.outstanding.erase(offset) == 0) return;  // unknown or already done
-  t.highest_done = std::max(t.highest_done, offset);
-  const std::int64_t next = t.committable();
-  if (next <= t.stored) return;  // an earlier message is still in progress
-  PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
-  const std::string topic_name(topic);
-  rd_kafka_topic_partition_list_add(list.get(), topic_name.c_str(), partition)->offset = next;
-  auto err = rd_kafka_offsets_store(impl_->rk, list.get());
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    t.stored = next;
-  } else if (err != RD_KAFKA_RESP_ERR__STATE) {
-    // __STATE: no longer assigned; the rebalance callback resets the tracker.
-    auto e = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : list->elems[0].err;
-    fmt::print(stderr, "kafka: consumer: store offset {} [{}] {}: {}\n", topic_name, partition,
-               next, rd_kafka_err2str(e));
-  }
+  OffsetTracker* t = impl_->find_tracker(topic, partition);
+  if (t == nullptr) return;           // revoked since: the new owner redoes it
+  if (!t->mark_done(offset)) return;  // unknown or already done
+  const std::int64_t next = t->committable();
+  if (next <= std::max(t->stored, t->to_store)) return;  // an earlier message is in progress
+  t->to_store = next;
+  impl_->store_pending.store(true, std::memory_order_relaxed);
 }
 
 void Consumer::pause() {
