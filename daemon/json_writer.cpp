@@ -2,13 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 namespace aiopsd::daemon::detail {
 
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+// 1 for the bytes that end a plain run: control characters, '"', '\\' and
+// every non-ASCII byte (checked as UTF-8 where it occurs).
+constexpr auto kSpecial = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  return t;
+}();
 
 void append_escaped_ascii(std::string& out, unsigned char c) {
   switch (c) {
@@ -69,13 +77,14 @@ void append_json_string(std::string& out, std::string_view s) {
   std::size_t run = 0;  // start of the pending span copied as is
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (needs_escape(c)) {
-        out.append(s.data() + run, i - run);
-        append_escaped_ascii(out, c);
-        run = i + 1;
-      }
+    if (!kSpecial[c]) {
       ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out.append(s.data() + run, i - run);
+      append_escaped_ascii(out, c);
+      run = ++i;
       continue;
     }
     const std::size_t len = utf8_sequence(s, i);
@@ -117,8 +126,9 @@ JsonWriter& JsonWriter::close(char c) {
 
 JsonWriter& JsonWriter::key(std::string_view k) {
   separate();
-  append_json_string(out_, k);
-  out_ += ':';
+  out_ += '"';
+  out_ += k;  // keys are literals of ours: nothing to escape
+  out_ += "\":";
   after_key_ = true;
   return *this;
 }
