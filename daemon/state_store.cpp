@@ -108,7 +108,8 @@ void StateStore::open() {
   opts.max_log_file_size = 4 << 20;
   opts.max_background_jobs = 2;
   statistics_ = rocksdb::CreateDBStatistics();
-  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  // Tickers only (WAL bytes and syncs for stats()): histograms cost every Get.
+  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
   opts.statistics = statistics_;
 
   rocksdb::ColumnFamilyOptions point_lookups;
@@ -116,6 +117,9 @@ void StateStore::open() {
   // Most lookups are for new intent ids, which are absent: a bloom filter answers those.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   point_lookups.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // The same for keys still in the memtable.
+  point_lookups.memtable_prefix_bloom_size_ratio = 0.05;
+  point_lookups.memtable_whole_key_filtering = true;
 
   const std::vector<rocksdb::ColumnFamilyDescriptor> families{
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
