@@ -146,7 +146,10 @@ int main(int argc, char** argv) {
     producer->flush(std::chrono::seconds(30));
     if (!ok) return fmt::print(stderr, "warm-up produce to {} failed\n", topic), 1;
   }
-  daemon::IntentService service(*config, executor, audit, metrics, state, *producer);
+  daemon::ApprovalBook approvals(&state, {}, nullptr);
+  daemon::Escalations escalations(metrics);
+  daemon::IntentService service(*config, executor, audit, metrics, state, *producer, approvals,
+                                escalations);
   auto consumer = kafka::Consumer::create({bootstrap, {{"session.timeout.ms", "6000"}}}, "bench",
                                           {"intents"}, error);
   if (!consumer) return fmt::print(stderr, "{}\n", error), 1;

@@ -8,8 +8,9 @@
 namespace aiopsd::daemon {
 
 namespace {
-enum OutcomeIndex { kSucceeded = 0, kFailed = 1, kDryRun = 2 };
-constexpr std::array<std::string_view, 3> kOutcomeNames = {"succeeded", "failed", "dry_run"};
+enum OutcomeIndex { kSucceeded = 0, kFailed, kDryRun, kHeld, kDenied, kExpired };
+constexpr std::array<std::string_view, 6> kOutcomeNames = {"succeeded", "failed", "dry_run",
+                                                           "held",      "denied", "expired"};
 }  // namespace
 
 struct ActionRunner::Outcome {
@@ -18,11 +19,20 @@ struct ActionRunner::Outcome {
   std::size_t action = 0;
   OutcomeIndex index = kFailed;
   std::chrono::steady_clock::time_point started;
+  bool automatic = true;           // false once a human approved it
+  bool approval_required = false;  // the catalog action says so
 };
 
 ActionRunner::ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
-                           Metrics& metrics)
-    : config_(config), executor_(executor), audit_(audit), metrics_(metrics) {
+                           Metrics& metrics, SafetyGate& gate, ApprovalBook& approvals,
+                           Escalations& escalations)
+    : config_(config),
+      executor_(executor),
+      audit_(audit),
+      metrics_(metrics),
+      gate_(gate),
+      approvals_(approvals),
+      escalations_(escalations) {
   for (const auto& rule : config.rules.rules) {
     auto& per_rule = counters_.emplace_back();
     for (const auto& action : rule.actions) {
@@ -150,11 +160,7 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
     // A value from the alert that fails its parameter type is a policy matter.
     return fail(*o, err->code == "invalid_params" ? "policy_violation" : err->code, err->message);
   }
-  if (ca->approval == rules::Approval::kRequired) {
-    return fail(
-        *o, "approval_required",
-        fmt::format("action '{}' requires approval; approvals are not available yet", ca->name));
-  }
+  o->approval_required = ca->approval == rules::Approval::kRequired;
   auto& r = std::get<rules::ResolvedAction>(resolved);
   dispatch(o, *dev, std::move(r.commands), ca->policy ? *ca->policy : config_.policy,
            limits_with(config_.ssh.limits, ca->timeout, ca->output_limit),
@@ -175,6 +181,17 @@ void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfi
     o->index = kDryRun;
     return finish(*o);
   }
+  if (o->automatic) {
+    std::optional<SafetyGate::Hold> why;
+    if (o->approval_required) {
+      why = SafetyGate::Hold{"approval_required",
+                             fmt::format("action '{}' requires approval", o->record.action), "",
+                             false};
+    } else {
+      why = gate_.admit(o->record.rule, dev, std::chrono::system_clock::now());
+    }
+    if (why) return hold(o, dev, *why);
+  }
   executor_.submit(
       dev.ssh, std::move(commands), limits, [this, o, extra_redact](const ssh::ExecResult& result) {
         collect_outputs(result, config_.output_filter, extra_redact, o->record.commands);
@@ -188,6 +205,81 @@ void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfi
       });
 }
 
+void ActionRunner::hold(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
+                        const SafetyGate::Hold& why) {
+  Approval a;
+  a.origin = Approval::Origin::kRule;
+  a.rule = o->record.rule;
+  a.action_index = o->action;
+  a.group_key = o->record.group_key;
+  a.action = o->record.action;
+  a.device = dev.ssh.name;
+  for (const auto& c : o->record.commands) a.commands.push_back(c.command);
+  a.requested_by = "rule:" + o->record.rule;
+  a.reason = why.code;
+  a.reason_message = why.message;
+  auto held = approvals_.hold(std::move(a));
+  if (!held) return fail(*o, "state_store_error", "could not store the approval; nothing was sent");
+  o->index = kHeld;
+  o->record.approval_id = held->id;
+  o->record.error_code = why.code;
+  o->record.error_message = fmt::format("held for approval {}: {}", held->id, why.message);
+  metrics_.actions_held.Add({{"reason", why.code}}).Increment();
+  metrics_.approvals_pending.Set(static_cast<double>(approvals_.pending()));
+  if (why.tripped_now) escalations_.breaker_opened(why);
+  escalations_.approval(*held);
+  finish(*o);
+}
+
+void ActionRunner::decided(const Approval& a) {
+  const auto& rules = config_.rules.rules;
+  auto rule = std::find_if(rules.begin(), rules.end(),
+                           [&](const rules::Rule& r) { return r.name == a.rule; });
+  auto o = std::make_shared<Outcome>();
+  o->started = std::chrono::steady_clock::now();
+  o->automatic = false;
+  o->rule = rule == rules.end() ? 0 : static_cast<std::size_t>(rule - rules.begin());
+  o->action = a.action_index;
+  o->record.time = std::chrono::system_clock::now();
+  o->record.rule = a.rule;
+  o->record.group_key = a.group_key;
+  o->record.action = a.action;
+  o->record.approval_id = a.id;
+  o->record.approved_by = a.decided_by;
+  ++*in_flight_;
+  if (rule == rules.end() || a.action_index >= rule->actions.size()) {
+    // Counted nowhere: the rule's counters went with it.
+    log::warn("approval", "approval {}: rule {} is no longer loaded; not run", a.id, a.rule);
+    --*in_flight_;
+    return;
+  }
+  if (a.status != Approval::Status::kApproved) {
+    o->index = a.status == Approval::Status::kDenied ? kDenied : kExpired;
+    o->record.device = a.device;
+    for (const auto& c : a.commands) o->record.commands.push_back({c, -1, {}, false});
+    o->record.error_code =
+        a.status == Approval::Status::kDenied ? "approval_denied" : "approval_expired";
+    o->record.error_message = a.comment;
+    return finish(*o);
+  }
+  const DeviceConfig* dev = config_.find_device(a.device);
+  if (!dev)
+    return fail(*o, "unknown_device", fmt::format("device '{}' is not in the inventory", a.device));
+  o->record.device = dev->ssh.name;
+  o->record.host = fmt::format("{}:{}", dev->ssh.host, dev->ssh.port);
+  const auto& spec = rule->actions[a.action_index].spec;
+  if (const auto* ssh = std::get_if<rules::SshAction>(&spec)) {
+    return dispatch(o, *dev, a.commands, ssh->policy ? *ssh->policy : config_.policy,
+                    limits_with(config_.ssh.limits, ssh->timeout, ssh->output_limit), nullptr);
+  }
+  const auto* run = std::get_if<rules::RunAction>(&spec);
+  const rules::CatalogAction* ca = run ? config_.catalog.find(run->action) : nullptr;
+  if (!ca) return fail(*o, "unknown_action", "the rule's action is no longer in the catalog");
+  dispatch(o, *dev, a.commands, ca->policy ? *ca->policy : config_.policy,
+           limits_with(config_.ssh.limits, ca->timeout, ca->output_limit),
+           ca->redact ? &*ca->redact : nullptr);
+}
+
 void ActionRunner::finish(const Outcome& o) {
   AuditRecord record = o.record;
   record.outcome = std::string(kOutcomeNames[o.index]);
@@ -196,9 +288,13 @@ void ActionRunner::finish(const Outcome& o) {
   counters_[o.rule][o.action][o.index]->Increment();
   metrics_.action_duration.Observe(std::chrono::duration<double>(elapsed).count());
   if (!audit_.write(record)) log::error("audit", "audit write failed for rule {}", record.rule);
-  if (o.index == kFailed) {
-    log::warn("action", "rule={} action={} device={} outcome=failed error={}: {}", record.rule,
-              record.action, record.device, record.error_code, record.error_message);
+  if (o.index == kHeld) {
+    log::warn("action", "rule={} action={} device={} held: {}", record.rule, record.action,
+              record.device, record.error_message);
+  } else if (o.index == kFailed || o.index == kDenied || o.index == kExpired) {
+    log::warn("action", "rule={} action={} device={} outcome={} error={}: {}", record.rule,
+              record.action, record.device, record.outcome, record.error_code,
+              record.error_message);
   } else {
     std::string cmds;
     for (const auto& c : record.commands) cmds += fmt::format("{}[{}] ", c.command, c.exit_status);

@@ -13,18 +13,25 @@
 #include <vector>
 
 #include "connectors/ssh/ssh_executor.hpp"
+#include "daemon/approvals.hpp"
 #include "daemon/audit_log.hpp"
 #include "daemon/config.hpp"
+#include "daemon/escalations.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/safety_gate.hpp"
 #include "rules/engine.hpp"
 
 namespace aiopsd::daemon {
 
 class ActionRunner {
  public:
-  ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics);
+  ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics,
+               SafetyGate& gate, ApprovalBook& approvals, Escalations& escalations);
 
   void run(const rules::Decision& decision);
+  // A held rule action was decided: run it if approved (past the safety gate:
+  // a human said so), or record why it never ran. Any thread.
+  void decided(const Approval& approval);
   std::size_t in_flight() const { return in_flight_->load(); }
 
  private:
@@ -44,13 +51,19 @@ class ActionRunner {
                 const ssh::Limits& limits, const rules::OutputFilter* extra_redact);
   void run_log(const rules::Decision& d, std::size_t action_index, const rules::LogAction& action);
   void finish(const Outcome& outcome);
+  // Turns the action into a pending approval; always finishes `o`.
+  void hold(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
+            const SafetyGate::Hold& why);
 
   const Config& config_;
   ssh::SshExecutor& executor_;
   AuditLog& audit_;
   Metrics& metrics_;
-  // [rule][action] -> counters for succeeded, failed, dry_run, resolved once.
-  std::vector<std::vector<std::array<prometheus::Counter*, 3>>> counters_;
+  SafetyGate& gate_;
+  ApprovalBook& approvals_;
+  Escalations& escalations_;
+  // [rule][action] -> counters per outcome (see kOutcomeNames), resolved once.
+  std::vector<std::vector<std::array<prometheus::Counter*, 6>>> counters_;
   std::shared_ptr<std::atomic<std::size_t>> in_flight_ =
       std::make_shared<std::atomic<std::size_t>>(0);
 };

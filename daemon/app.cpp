@@ -13,14 +13,18 @@
 #include <thread>
 
 #include "daemon/action_runner.hpp"
+#include "daemon/admin_routes.hpp"
 #include "daemon/alert_routes.hpp"
+#include "daemon/approvals.hpp"
 #include "daemon/audit_log.hpp"
+#include "daemon/escalations.hpp"
 #include "daemon/event_queue.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/intent_service.hpp"
 #include "daemon/kafka_ingest.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/safety_gate.hpp"
 #include "daemon/state_store.hpp"
 #include "rules/engine.hpp"
 
@@ -63,12 +67,21 @@ struct App::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> http_work;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> ssh_work;
   std::unique_ptr<ssh::SshExecutor> executor;
+  std::unique_ptr<StateStore> state;  // when state.path is set
+  Escalations escalations{metrics};
+  std::unique_ptr<SafetyGate> gate;
+  std::unique_ptr<ApprovalBook> approvals;
   std::unique_ptr<ActionRunner> runner;
   std::unique_ptr<AlertRoutes> routes;
+  std::unique_ptr<AdminRoutes> admin_routes;
+  // Expires undecided approvals; its own stop flag, stopped before the runners.
+  std::thread approvals_thread;
+  std::mutex approvals_mu;
+  std::condition_variable approvals_cv;
+  bool approvals_stop = false;
   std::unique_ptr<HttpServer> server;
   // Kafka (when configured): embedded broker, durable state, clients.
   std::unique_ptr<kafka::EmbeddedCluster> kafka_cluster;
-  std::unique_ptr<StateStore> state;
   std::unique_ptr<kafka::Producer> producer;
   std::unique_ptr<IntentService> intents;
   std::unique_ptr<kafka::Consumer> consumer;
@@ -88,6 +101,21 @@ struct App::Impl {
         clock(o.clock ? *o.clock : system_clock),
         queue(config->engine.queue_capacity),
         rule_metrics(config->rules, metrics) {}
+
+  // One place decides where a decision goes, whichever thread made it.
+  void on_decided(const Approval& a) {
+    metrics.approvals.Add({{"outcome", std::string(to_string(a.status))}}).Increment();
+    metrics.approvals_pending.Set(static_cast<double>(approvals->pending()));
+    escalations.approval(a);
+    if (a.origin == Approval::Origin::kRule) {
+      runner->decided(a);
+    } else if (intents) {
+      intents->decided(a);
+    } else {
+      log::error("approval", "approval {} is for intent {}, but Kafka is not configured", a.id,
+                 a.intent_id);
+    }
+  }
 
   void engine_loop() {
     std::vector<rules::Event> batch;
@@ -144,8 +172,8 @@ void App::start_kafka() {
   if (k.embedded) {
     s.kafka_cluster = kafka::EmbeddedCluster::start(1, error);
     if (!s.kafka_cluster) throw std::runtime_error("embedded kafka: " + error);
-    for (const std::string& t :
-         {k.topics.intents, k.topics.results, k.topics.dead_letter, k.topics.alerts}) {
+    for (const std::string& t : {k.topics.intents, k.topics.results, k.topics.dead_letter,
+                                 k.topics.alerts, k.topics.approvals, k.topics.escalations}) {
       if (!t.empty() && !s.kafka_cluster->create_topic(t, k.embedded_partitions, error))
         throw std::runtime_error(fmt::format("embedded kafka: topic {}: {}", t, error));
     }
@@ -163,17 +191,15 @@ void App::start_kafka() {
   for (const auto& [name, p] : k.properties) cc.properties[name] = resolve_property(name, p);
 
   s.kafka_bootstrap = cc.brokers;
-  s.state = std::make_unique<StateStore>(StateStore::Options{
-      cfg.state.path, cfg.state.retention,
-      std::clamp<std::chrono::seconds>(cfg.state.retention / 100, std::chrono::seconds(1),
-                                       std::chrono::minutes(10))});
   s.producer = kafka::Producer::create(cc, error);
   if (!s.producer) throw std::runtime_error("kafka producer: " + error);
-  s.intents =
-      std::make_unique<IntentService>(cfg, *s.executor, *s.audit, s.metrics, *s.state, *s.producer);
+  s.escalations.attach(s.producer.get(), k.topics.escalations);
+  s.intents = std::make_unique<IntentService>(cfg, *s.executor, *s.audit, s.metrics, *s.state,
+                                              *s.producer, *s.approvals, s.escalations);
   s.intents->report_interrupted();
   std::vector<std::string> topics{k.topics.intents};
-  if (!k.topics.alerts.empty()) topics.push_back(k.topics.alerts);
+  for (const std::string& t : {k.topics.alerts, k.topics.approvals})
+    if (!t.empty()) topics.push_back(t);
   kafka::ClientConfig consumer_config = cc;
   if (k.embedded && !cc.properties.contains("session.timeout.ms")) {
     // The mock broker holds a rejoining group for the old member's whole
@@ -182,8 +208,8 @@ void App::start_kafka() {
   }
   s.consumer = kafka::Consumer::create(consumer_config, k.group_id, topics, error);
   if (!s.consumer) throw std::runtime_error("kafka consumer: " + error);
-  s.kafka_ingest =
-      std::make_unique<KafkaIngest>(cfg, *s.intents, s.queue, s.metrics, *s.producer, *s.consumer);
+  s.kafka_ingest = std::make_unique<KafkaIngest>(cfg, *s.intents, *s.approvals, s.queue, s.metrics,
+                                                 *s.producer, *s.consumer);
   s.consumer->start(
       [ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
   // Its own stop flag: start() sets `running` only after this thread exists.
@@ -246,7 +272,21 @@ void App::start() {
   };
   s.executor = std::make_unique<ssh::SshExecutor>(s.ssh_io.get_executor(), std::move(eo));
   s.ssh_work.emplace(s.ssh_io.get_executor());
-  s.runner = std::make_unique<ActionRunner>(cfg, *s.executor, *s.audit, s.metrics);
+  if (!cfg.state.path.empty()) {
+    s.state = std::make_unique<StateStore>(StateStore::Options{
+        cfg.state.path, cfg.state.retention,
+        std::clamp<std::chrono::seconds>(cfg.state.retention / 100, std::chrono::seconds(1),
+                                         std::chrono::minutes(10))});
+  } else {
+    log::warn("approval", "no state.path: pending approvals are kept in memory only");
+  }
+  s.gate = std::make_unique<SafetyGate>(cfg.safety, s.metrics);
+  s.approvals = std::make_unique<ApprovalBook>(
+      s.state.get(), ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes},
+      [&s](const Approval& a) { s.on_decided(a); });
+  s.metrics.approvals_pending.Set(static_cast<double>(s.approvals->pending()));
+  s.runner = std::make_unique<ActionRunner>(cfg, *s.executor, *s.audit, s.metrics, *s.gate,
+                                            *s.approvals, s.escalations);
   alertmanager::DecodeLimits limits;
   limits.max_labels = cfg.engine.max_labels;
   s.ssh_thread = std::thread([&s] {
@@ -262,7 +302,8 @@ void App::start() {
   ho.max_body_bytes = cfg.server.max_body_bytes;
   ho.read_timeout = cfg.server.read_timeout;
   ho.idle_timeout = cfg.server.idle_timeout;
-  s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.routes);
+  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, s.metrics, *s.routes);
+  s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.admin_routes);
   s.port = s.server->start();
 
   s.http_work.emplace(s.http_io.get_executor());
@@ -273,6 +314,16 @@ void App::start() {
   s.http_thread = std::thread([&s] {
     ::pthread_setname_np(::pthread_self(), "aiopsd-http");
     s.http_io.run();
+  });
+  s.approvals_thread = std::thread([&s] {
+    ::pthread_setname_np(::pthread_self(), "aiopsd-approve");
+    std::unique_lock lock(s.approvals_mu);
+    while (!s.approvals_cv.wait_for(lock, std::chrono::seconds(1),
+                                    [&s] { return s.approvals_stop; })) {
+      lock.unlock();
+      s.approvals->expire(std::chrono::system_clock::now());
+      lock.lock();
+    }
   });
   s.running = true;
   log::info("daemon", "listening on {}:{} with {} rules, {} devices; audit log {}",
@@ -289,6 +340,12 @@ void App::stop() {
   s.server->stop();
   s.http_work.reset();
   s.http_thread.join();  // returns once every connection is closed
+  {
+    std::lock_guard lock(s.approvals_mu);
+    s.approvals_stop = true;
+  }
+  s.approvals_cv.notify_all();
+  if (s.approvals_thread.joinable()) s.approvals_thread.join();
   stop_kafka();
   s.queue.close();
   s.engine_thread.join();

@@ -85,6 +85,10 @@ std::string AuditLog::to_json(const AuditRecord& r) {
       .begin_array();
   for (auto fp : r.fingerprints) w.value(rules::fingerprint_hex(fp));
   w.end_array();
+  if (!r.approval_id.empty()) {
+    w.field("approval_id", r.approval_id);
+    if (!r.approved_by.empty()) w.field("decided_by", r.approved_by);
+  }
   if (!r.intent_id.empty()) {
     w.field("intent_id", r.intent_id)
         .field("requested_by", r.requested_by)

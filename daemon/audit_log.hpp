@@ -34,12 +34,15 @@ struct AuditRecord {
   std::string device;
   std::string host;
   std::vector<AuditCommand> commands;
-  std::string outcome;  // succeeded | failed | dry_run
+  std::string outcome;  // succeeded | failed | dry_run | held | denied | expired | rejected
   std::string error_code;
   std::string error_message;
   std::chrono::milliseconds duration{0};
   bool dry_run = false;
   std::vector<std::uint64_t> fingerprints;
+  // Held actions: the approval, and who decided it.
+  std::string approval_id;
+  std::string approved_by;
   // Intents only: who asked, under which id.
   std::string intent_id;
   std::string requested_by;

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <set>
 
+#include "connectors/alertmanager/rfc3339.hpp"
+
 namespace aiopsd::daemon {
 
 namespace fs = std::filesystem;
@@ -261,15 +263,130 @@ void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigEr
   if (auto v = m.size("max_message_bytes")) k.max_message_bytes = *v;
   if (m.has("topics")) {
     YamlMap tm(m.node("topics"), "kafka.topics", errors,
-               {"intents", "results", "dead_letter", "alerts"});
+               {"intents", "results", "dead_letter", "alerts", "approvals", "escalations"});
     if (tm.valid()) {
       k.topics.intents = tm.string("intents").value_or(k.topics.intents);
       k.topics.results = tm.string("results").value_or(k.topics.results);
       k.topics.dead_letter = tm.string("dead_letter").value_or(k.topics.dead_letter);
       k.topics.alerts = tm.string("alerts").value_or(k.topics.alerts);
+      k.topics.approvals = tm.string("approvals").value_or(k.topics.approvals);
+      k.topics.escalations = tm.string("escalations").value_or(k.topics.escalations);
     }
   }
   parse_kafka_properties(m, base, k, errors);
+}
+
+void parse_breaker(const YAML::Node& node, const std::string& path, SafetyConfig& s,
+                   ConfigErrors& errors) {
+  YamlMap m(node, path, errors, {"scope", "max_actions", "max_devices", "window", "reset"});
+  if (!m.valid()) return;
+  BreakerConfig b;
+  b.where.file = errors.file();
+  b.where.line = node.Mark().line + 1;
+  b.where.column = node.Mark().column + 1;
+  b.where.path = path + ".scope";
+  const std::string scope = m.string("scope").value_or("global");
+  if (scope.starts_with("rule:") && scope.size() > 5) {
+    b.rule = scope.substr(5);
+  } else if (scope != "global") {
+    errors.add(m.node("scope"), m.child_path("scope"),
+               fmt::format("'{}' is not a scope (expected global or rule:NAME)", scope));
+  }
+  b.scope = scope;
+  if (auto v = m.integer("max_actions", 1, 1'000'000)) b.max_actions = static_cast<std::size_t>(*v);
+  if (auto v = m.integer("max_devices", 1, 1'000'000)) b.max_devices = static_cast<std::size_t>(*v);
+  if (b.max_actions == 0 && b.max_devices == 0)
+    errors.add(node, path, "needs max_actions, max_devices or both");
+  if (auto w = m.duration("window")) b.window = *w;
+  if (b.window <= std::chrono::milliseconds(0))
+    errors.add(m.node("window"), m.child_path("window"), "must be positive");
+  if (auto r = m.string("reset")) {
+    if (*r == "manual") {
+      b.manual_reset = true;
+    } else if (*r != "auto") {
+      errors.add(m.node("reset"), m.child_path("reset"),
+                 fmt::format("'{}' is not a reset mode (expected auto or manual)", *r));
+    }
+  }
+  for (const auto& other : s.limits) {
+    if (other.scope == b.scope)
+      errors.add(m.node("scope"), m.child_path("scope"),
+                 fmt::format("duplicate scope '{}'", scope));
+  }
+  s.limits.push_back(std::move(b));
+}
+
+void parse_maintenance(const YAML::Node& node, const std::string& path, SafetyConfig& s,
+                       ConfigErrors& errors) {
+  YamlMap m(node, path, errors, {"name", "match", "start", "end"});
+  if (!m.valid()) return;
+  MaintenanceWindow w;
+  w.name = m.string("name", true).value_or("");
+  if (m.has("match") && m.node("match").IsMap()) {
+    for (const auto& kv : m.node("match")) {
+      if (!kv.second.IsScalar()) {
+        errors.add(kv.second, m.child_path("match"), "label values must be strings");
+        continue;
+      }
+      w.match[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+  }
+  if (w.match.empty())
+    errors.add(node, m.child_path("match"), "needs at least one device label to match");
+  for (const char* key : {"start", "end"}) {
+    if (auto t = m.string(key)) {
+      rules::TimePoint tp{};
+      if (alertmanager::parse_rfc3339(*t, tp) != alertmanager::TimestampParse::kOk) {
+        errors.add(m.node(key), m.child_path(key), fmt::format("'{}' is not an RFC 3339 time", *t));
+      } else {
+        (std::string_view(key) == "start" ? w.start : w.end) = tp;
+      }
+    }
+  }
+  if (w.start && w.end && *w.end <= *w.start)
+    errors.add(m.node("end"), m.child_path("end"), "must be after start");
+  s.maintenance.push_back(std::move(w));
+}
+
+void parse_safety(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
+  if (!top.has("safety")) return;
+  YamlMap m(top.node("safety"), "safety", errors,
+            {"paused", "approval_timeout", "four_eyes", "limits", "maintenance"});
+  if (!m.valid()) return;
+  SafetyConfig& s = cfg.safety;
+  if (auto p = m.boolean("paused")) s.paused = *p;
+  if (auto f = m.boolean("four_eyes")) s.four_eyes = *f;
+  if (auto t = m.duration("approval_timeout")) {
+    if (*t < std::chrono::seconds(1)) {
+      errors.add(m.node("approval_timeout"), m.child_path("approval_timeout"),
+                 "must be at least 1s");
+    } else {
+      s.approval_timeout = std::chrono::duration_cast<std::chrono::seconds>(*t);
+    }
+  }
+  auto each = [&](std::string_view key, auto parse) {
+    if (!m.has(key)) return;
+    const YAML::Node list = m.node(key);
+    if (!list.IsSequence()) return errors.add(list, m.child_path(key), "must be a list");
+    for (std::size_t i = 0; i < list.size(); ++i)
+      parse(list[i], fmt::format("{}[{}]", m.child_path(key), i), s, errors);
+  };
+  each("limits", parse_breaker);
+  each("maintenance", parse_maintenance);
+}
+
+// Breakers name rules: checked once the rules are loaded.
+void check_breaker_rules(const Config& cfg, ConfigErrors& errors) {
+  for (const auto& b : cfg.safety.limits) {
+    if (b.rule.empty()) continue;
+    const bool known = std::any_of(cfg.rules.rules.begin(), cfg.rules.rules.end(),
+                                   [&](const rules::Rule& r) { return r.name == b.rule; });
+    if (!known) {
+      rules::ConfigError e = b.where;
+      e.message = fmt::format("no rule named '{}'", b.rule);
+      errors.add(std::move(e));
+    }
+  }
 }
 
 // Rules reach catalog actions by name: checked once both are loaded.
@@ -319,9 +436,9 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     return nullptr;
   }
   const fs::path base = fs::absolute(path).parent_path();
-  YamlMap top(
-      *root, "", local,
-      {"server", "log", "audit", "engine", "ssh", "devices", "rules", "catalog", "kafka", "state"});
+  YamlMap top(*root, "", local,
+              {"server", "log", "audit", "engine", "ssh", "devices", "rules", "catalog", "kafka",
+               "state", "safety"});
   if (top.valid()) {
     parse_server(top, *cfg, local);
     if (top.has("log")) {
@@ -350,6 +467,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     for (const auto& f : top.string_list("rules")) cfg->rules_files.push_back(resolve(base, f));
     for (const auto& f : top.string_list("catalog")) cfg->catalog_files.push_back(resolve(base, f));
     parse_kafka(top, base, *cfg, local);
+    parse_safety(top, *cfg, local);
     if (top.has("state")) {
       YamlMap sm(top.node("state"), "state", local, {"path", "retention"});
       if (auto p = sm.string("path", true)) cfg->state.path = resolve(base, *p);
@@ -379,6 +497,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
   for (const auto& f : cfg->rules_files)
     rules::load_rules_file(f, *cfg->interner, cfg->rules, errors);
   check_run_actions(*cfg, errors);
+  check_breaker_rules(*cfg, errors);
   if (!errors.empty()) return nullptr;
   return cfg;
 }

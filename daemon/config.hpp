@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,9 @@ struct KafkaTopics {
   std::string intents = "aiopsd.intents";
   std::string results = "aiopsd.intent-results";
   std::string dead_letter = "aiopsd.dead-letter";
-  std::string alerts = "aiopsd.alerts";  // Alertmanager webhook payloads; "" disables
+  std::string alerts = "aiopsd.alerts";            // Alertmanager webhook payloads; "" disables
+  std::string approvals = "aiopsd.approvals";      // approval decisions in; "" disables
+  std::string escalations = "aiopsd.escalations";  // pending approvals, breakers out; "" disables
 };
 
 struct KafkaConfig {
@@ -72,6 +75,35 @@ struct StateConfig {
   std::chrono::seconds retention = std::chrono::hours(24 * 7);  // of finished intents
 };
 
+// A blast-radius limit: at most max_actions remediations (or max_devices
+// distinct devices) per sliding window, over all rules (scope "global") or
+// one rule (scope "rule:NAME").
+struct BreakerConfig {
+  std::string scope;
+  std::string rule;             // empty: every rule
+  std::size_t max_actions = 0;  // 0: no limit on count
+  std::size_t max_devices = 0;  // 0: no limit on distinct devices
+  std::chrono::milliseconds window{600'000};
+  bool manual_reset = false;
+  rules::ConfigError where;  // for checks made once rules are loaded
+};
+
+// Remediations on devices whose labels match are held during the window.
+struct MaintenanceWindow {
+  std::string name;
+  std::map<std::string, std::string> match;
+  std::optional<std::chrono::system_clock::time_point> start;
+  std::optional<std::chrono::system_clock::time_point> end;
+};
+
+struct SafetyConfig {
+  bool paused = false;  // the kill switch's state at start
+  std::chrono::seconds approval_timeout = std::chrono::minutes(15);
+  bool four_eyes = true;  // a requester cannot approve their own request
+  std::vector<BreakerConfig> limits;
+  std::vector<MaintenanceWindow> maintenance;
+};
+
 struct DeviceConfig {
   ssh::Device ssh;
   std::map<std::string, std::string> labels;
@@ -89,6 +121,7 @@ struct Config {
   std::vector<std::string> catalog_files;
   KafkaConfig kafka;
   StateConfig state;
+  SafetyConfig safety;
   // Compiled at load:
   std::shared_ptr<rules::Interner> interner;
   rules::RuleSet rules;

@@ -63,13 +63,16 @@ IntentService::Outcome expired(const IntentService::Job& job) {
 }  // namespace
 
 IntentService::IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
-                             Metrics& metrics, StateStore& state, kafka::Producer& producer)
+                             Metrics& metrics, StateStore& state, kafka::Producer& producer,
+                             ApprovalBook& approvals, Escalations& escalations)
     : config_(config),
       executor_(executor),
       audit_(audit),
       metrics_(metrics),
       state_(state),
-      producer_(producer) {
+      producer_(producer),
+      approvals_(approvals),
+      escalations_(escalations) {
   resolve_counters();
 }
 
@@ -158,6 +161,14 @@ void IntentService::handle(const kafka::Message& m, std::function<void()> done) 
     return publish(config_.kafka.topics.results, id, stored->result, {},
                    [this, job] { complete(job); });
   }
+  if (auto held = approvals_.find_intent(id)) {
+    // Held for approval earlier: answered again while pending; once decided,
+    // its final result comes from the decision (or the store, above).
+    if (held->status == Approval::Status::kPending) return publish_pending(job, *held);
+    log::info("intent", "intent {} was already decided ({}); not run again", id,
+              to_string(held->status));
+    return complete(job);
+  }
   {
     std::lock_guard lock(mu_);
     if (auto it = running_.find(id); it != running_.end()) {
@@ -202,14 +213,109 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
                     false);
     }
   }
-  if (action->approval == rules::Approval::kRequired) {
-    return reject(
-        job, "approval_required", "action",
-        fmt::format("action '{}' requires approval; approvals are not available yet", action->name),
-        false);
-  }
   if (in.deadline && Clock::now() > *in.deadline) return finish(job, expired(*job));
   job->dry_run = in.dry_run || config_.engine.dry_run;
+  // A dry run sends nothing, so it needs no approval.
+  if (action->approval == rules::Approval::kRequired && !job->dry_run) return hold(job);
+  launch(job, *action);
+}
+
+void IntentService::hold(const std::shared_ptr<Job>& job) {
+  const rules::Intent& in = job->intent;
+  Approval a;
+  a.origin = Approval::Origin::kIntent;
+  a.action = in.action;
+  a.device = job->device->ssh.name;
+  a.commands = job->commands;
+  a.requested_by = in.requested_by;
+  a.reason = "approval_required";
+  a.reason_message = fmt::format("action '{}' requires approval", in.action);
+  a.intent_id = in.intent_id;
+  a.correlation_id = in.correlation_id;
+  a.environment = in.environment;
+  auto held = approvals_.hold(std::move(a));
+  if (!held) {
+    return finish(job, Outcome{"failed",
+                               "state_store_error",
+                               "",
+                               "could not store the approval; nothing was sent",
+                               {}});
+  }
+  metrics_.actions_held.Add({{"reason", "approval_required"}}).Increment();
+  metrics_.approvals_pending.Set(static_cast<double>(approvals_.pending()));
+  escalations_.approval(*held);
+  log::info("intent", "intent {} action={} device={} held for approval {}", in.intent_id, in.action,
+            held->device, held->id);
+  AuditRecord rec =
+      audit_record(*job, Outcome{"held", "approval_required", "", held->reason_message, {}});
+  rec.approval_id = held->id;
+  for (const auto& c : held->commands) rec.commands.push_back({c, -1, {}, false});
+  audit_.write_async(rec, [](bool ok) {
+    if (!ok) log::error("audit", "audit write failed for a held intent");
+  });
+  publish_pending(job, *held);
+}
+
+// Not final: the offset may move past it (the approval is durable), and the
+// final result follows the decision.
+void IntentService::publish_pending(const std::shared_ptr<Job>& job, const Approval& a) {
+  std::string doc = result_document(
+      *job, Outcome{"pending_approval", "approval_required", "", a.reason_message, {}});
+  // The approval's id and expiry, appended inside the document's object.
+  doc.pop_back();
+  doc += fmt::format(R"(,"approval":{{"id":"{}","expires_at":"{}"}}}})", a.id,
+                     rules::format_rfc3339(a.expires_at));
+  publish(config_.kafka.topics.results, job->id(), std::move(doc), {},
+          [this, job] { complete(job); });
+}
+
+void IntentService::decided(const Approval& a) {
+  auto job = std::make_shared<Job>();
+  job->intent.intent_id = a.intent_id;
+  job->intent.action = a.action;
+  job->intent.device = a.device;
+  job->intent.requested_by = a.requested_by;
+  job->intent.correlation_id = a.correlation_id;
+  job->intent.environment = a.environment;
+  job->received_at = a.created_at;
+  job->received_steady = std::chrono::steady_clock::now();
+  job->commands = a.commands;
+  job->device = config_.find_device(a.device);
+  ++*in_flight_;
+  if (a.status != Approval::Status::kApproved) {
+    const bool denied = a.status == Approval::Status::kDenied;
+    return finish(job, Outcome{denied ? "rejected" : "expired",
+                               denied ? "approval_denied" : "approval_expired",
+                               "action",
+                               denied ? fmt::format("denied by {}: {}", a.decided_by, a.comment)
+                                      : "no decision before the approval expired",
+                               {}});
+  }
+  const rules::CatalogAction* action = config_.catalog.find(a.action);
+  if (!action || !job->device) {
+    return finish(job, Outcome{"failed",
+                               !action ? "unknown_action" : "unknown_device",
+                               "",
+                               "the approved action or device is no longer configured",
+                               {}});
+  }
+  const rules::CommandPolicy& policy = action->policy ? *action->policy : config_.policy;
+  for (std::size_t i = 0; i < job->commands.size(); ++i) {
+    if (auto why = policy.check(job->commands[i])) {
+      return finish(job, Outcome{"rejected",
+                                 "policy_violation",
+                                 "action",
+                                 fmt::format("commands[{}]: {}", i, *why),
+                                 {}});
+    }
+  }
+  launch(job, *action);
+}
+
+void IntentService::launch(const std::shared_ptr<Job>& job,
+                           const rules::CatalogAction& action_ref) {
+  const rules::CatalogAction* action = &action_ref;
+  const rules::Intent& in = job->intent;
   if (job->dry_run) {
     // Nothing reaches a device: no start record is needed to stay at most once.
     Outcome o{"succeeded", "", "", "", {}};
@@ -289,19 +395,7 @@ void IntentService::reject(const std::shared_ptr<Job>& job, std::string code, st
   });
 }
 
-void IntentService::count_and_audit(const Job& job, const Outcome& o, std::function<void()> then) {
-  intents_counter(job.intent.action, o.status).Increment();
-  metrics_.intent_duration.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - job.received_steady)
-          .count());
-  if (job.dry_run) {
-    log::debug("intent", "intent {} action={} device={} status={} (dry run)", job.id(),
-               job.intent.action, job.intent.device, o.status);
-  } else {
-    log::info("intent", "intent {} action={} device={} status={}{}{}", job.id(), job.intent.action,
-              job.intent.device, o.status, o.error_code.empty() ? "" : " error=", o.error_code);
-  }
-  if (job.intent.intent_id.empty()) return then();  // undecodable: nothing to attribute
+AuditRecord IntentService::audit_record(const Job& job, const Outcome& o) const {
   AuditRecord rec;
   rec.time = job.received_at;
   rec.action = fmt::format("intent:{}", job.intent.action);
@@ -317,6 +411,23 @@ void IntentService::count_and_audit(const Job& job, const Outcome& o, std::funct
   rec.intent_id = job.intent.intent_id;
   rec.requested_by = job.intent.requested_by;
   rec.correlation_id = job.intent.correlation_id;
+  return rec;
+}
+
+void IntentService::count_and_audit(const Job& job, const Outcome& o, std::function<void()> then) {
+  intents_counter(job.intent.action, o.status).Increment();
+  metrics_.intent_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - job.received_steady)
+          .count());
+  if (job.dry_run) {
+    log::debug("intent", "intent {} action={} device={} status={} (dry run)", job.id(),
+               job.intent.action, job.intent.device, o.status);
+  } else {
+    log::info("intent", "intent {} action={} device={} status={}{}{}", job.id(), job.intent.action,
+              job.intent.device, o.status, o.error_code.empty() ? "" : " error=", o.error_code);
+  }
+  if (job.intent.intent_id.empty()) return then();  // undecodable: nothing to attribute
+  AuditRecord rec = audit_record(job, o);
   // The result goes out once the audit record is on disk.
   audit_.write_async(rec, [id = rec.intent_id, then = std::move(then)](bool ok) {
     if (!ok) log::error("audit", "audit write failed for intent {}", id);
@@ -328,7 +439,9 @@ void IntentService::finish(const std::shared_ptr<Job>& job, const Outcome& o) {
   std::string doc = result_document(*job, o);
   // Stored so a redelivery republishes it. Rejections are not: re-checking
   // gives the same answer, and undecodable ids should not fill the store.
-  if (!job->dry_run && o.status != "rejected") state_.record_finished(job->intent.intent_id, doc);
+  // A denial is stored: it was a human's decision, not a check to repeat.
+  if (!job->dry_run && (o.status != "rejected" || o.error_code == "approval_denied"))
+    state_.record_finished(job->intent.intent_id, doc);
   count_and_audit(*job, o, [this, job, doc = std::move(doc)]() mutable {
     publish(config_.kafka.topics.results, job->id(), std::move(doc), {},
             [this, job] { complete(job); });
@@ -403,13 +516,15 @@ std::string result_document(const IntentService::Job& job, const IntentService::
     w.field("duration_ms",
             std::chrono::duration_cast<std::chrono::milliseconds>(now - job.received_at).count());
   }
-  w.key("source")
-      .begin_object()
-      .field("topic", job.topic)
-      .field("partition", job.partition)
-      .field("offset", job.offset)
-      .end_object()
-      .end_object();
+  if (!job.topic.empty()) {  // empty for an intent released by an approval
+    w.key("source")
+        .begin_object()
+        .field("topic", job.topic)
+        .field("partition", job.partition)
+        .field("offset", job.offset)
+        .end_object();
+  }
+  w.end_object();
   return out;
 }
 

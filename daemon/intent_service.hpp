@@ -29,8 +29,10 @@
 #include "connectors/kafka/intent_decoder.hpp"
 #include "connectors/kafka/kafka_client.hpp"
 #include "connectors/ssh/ssh_executor.hpp"
+#include "daemon/approvals.hpp"
 #include "daemon/audit_log.hpp"
 #include "daemon/config.hpp"
+#include "daemon/escalations.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/state_store.hpp"
 
@@ -39,7 +41,8 @@ namespace aiopsd::daemon {
 class IntentService {
  public:
   IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics,
-                StateStore& state, kafka::Producer& producer);
+                StateStore& state, kafka::Producer& producer, ApprovalBook& approvals,
+                Escalations& escalations);
   ~IntentService();
 
   // Publishes and stores `interrupted` for every intent an earlier process
@@ -48,6 +51,8 @@ class IntentService {
   // One message of the intents topic. `done` runs exactly once, on any thread.
   void handle(const kafka::Message& message, std::function<void()> done);
   std::size_t in_flight() const { return in_flight_->load(); }
+  // An intent held for approval was decided: run it, or answer why not. Any thread.
+  void decided(const Approval& approval);
 
  public:  // for the result builder in the .cpp
   struct Job;
@@ -57,9 +62,14 @@ class IntentService {
   void reject(const std::shared_ptr<Job>& job, std::string code, std::string field,
               std::string message, bool dead_letter);
   void execute(const std::shared_ptr<Job>& job);
+  // Checks passed (and approval given, if needed): dry run, or onto the device.
+  void launch(const std::shared_ptr<Job>& job, const rules::CatalogAction& action);
+  void hold(const std::shared_ptr<Job>& job);
+  void publish_pending(const std::shared_ptr<Job>& job, const Approval& a);
   void finish(const std::shared_ptr<Job>& job, const Outcome& outcome);
   // Counts, logs and audits; `then` runs once the audit record is durable.
   void count_and_audit(const Job& job, const Outcome& outcome, std::function<void()> then);
+  AuditRecord audit_record(const Job& job, const Outcome& outcome) const;
   void publish(const std::string& topic, std::string key, std::string value,
                std::vector<kafka::Header> headers, std::function<void()> acked);
   void complete(const std::shared_ptr<Job>& job);
@@ -72,6 +82,8 @@ class IntentService {
   Metrics& metrics_;
   StateStore& state_;
   kafka::Producer& producer_;
+  ApprovalBook& approvals_;
+  Escalations& escalations_;
   kafka::IntentDecoder decoder_;  // consumer thread only
   // action (catalog name or "unknown") -> counter per status; read-only after construction.
   std::unordered_map<std::string, std::array<prometheus::Counter*, 5>> counters_;

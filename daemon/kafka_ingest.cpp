@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
 #include <thread>
 
 #include "daemon/kafka_publish.hpp"
@@ -13,10 +14,12 @@ namespace {
 constexpr std::string_view kConnector = "kafka";
 }
 
-KafkaIngest::KafkaIngest(const Config& config, IntentService& intents, EventQueue& queue,
-                         Metrics& metrics, kafka::Producer& producer, kafka::Consumer& consumer)
+KafkaIngest::KafkaIngest(const Config& config, IntentService& intents, ApprovalBook& approvals,
+                         EventQueue& queue, Metrics& metrics, kafka::Producer& producer,
+                         kafka::Consumer& consumer)
     : config_(config),
       intents_(intents),
+      approvals_(approvals),
       queue_(queue),
       metrics_(metrics),
       producer_(producer),
@@ -24,6 +27,7 @@ KafkaIngest::KafkaIngest(const Config& config, IntentService& intents, EventQueu
       decoder_(*config.interner, alertmanager::DecodeLimits{config.engine.max_labels}),
       consumed_intents_(metrics.kafka_consumed.Add({{"topic", config.kafka.topics.intents}})),
       consumed_alerts_(metrics.kafka_consumed.Add({{"topic", config.kafka.topics.alerts}})),
+      consumed_approvals_(metrics.kafka_consumed.Add({{"topic", config.kafka.topics.approvals}})),
       received_alerts_(metrics.events_received.Add({{"connector", std::string(kConnector)}})) {}
 
 void KafkaIngest::handle(const kafka::Message& m) {
@@ -33,8 +37,64 @@ void KafkaIngest::handle(const kafka::Message& m) {
                         o = m.offset] { c->done(topic, p, o); });
     return;
   }
+  if (m.topic == config_.kafka.topics.approvals) {
+    consumed_approvals_.Increment();
+    return handle_decision(m);
+  }
   consumed_alerts_.Increment();
   handle_alerts(m);
+}
+
+// {"approval_id": "apr-...", "decision": "approve"|"deny", "approver": "...",
+//  "comment": "..."}: checked field by field; anything else is dead-lettered.
+void KafkaIngest::handle_decision(const kafka::Message& m) {
+  namespace json = boost::json;
+  boost::system::error_code ec;
+  json::value v =
+      m.value.size() <= config_.kafka.max_message_bytes ? json::parse(m.value, ec) : json::value();
+  const json::object* o = ec ? nullptr : v.if_object();
+  if (!o) return dead_letter(m, "invalid_json", "the decision is not a JSON object");
+  for (const auto& kv : *o) {
+    const std::string_view k = kv.key();
+    if (k != "approval_id" && k != "decision" && k != "approver" && k != "comment")
+      return dead_letter(m, "schema_violation", fmt::format("{}: unknown field", k));
+  }
+  auto text = [o](std::string_view k) -> const json::string* {
+    const json::value* f = o->if_contains(k);
+    return f ? f->if_string() : nullptr;
+  };
+  const json::string* id = text("approval_id");
+  const json::string* decision = text("decision");
+  const json::string* approver = text("approver");
+  const json::value* comment = o->if_contains("comment");
+  if (!id || id->empty()) return dead_letter(m, "schema_violation", "approval_id: required string");
+  if (!decision || (*decision != "approve" && *decision != "deny"))
+    return dead_letter(m, "schema_violation", "decision: must be \"approve\" or \"deny\"");
+  if (!approver || approver->empty() || approver->size() > 128)
+    return dead_letter(m, "schema_violation", "approver: required, 1 to 128 characters");
+  if (comment && !comment->is_string())
+    return dead_letter(m, "schema_violation", "comment: must be a string");
+  auto d =
+      approvals_.decide(std::string_view(*id), *decision == "approve", std::string_view(*approver),
+                        comment ? std::string_view(comment->get_string()) : "");
+  if (d.refusal) {
+    return dead_letter(
+        m, to_string(*d.refusal),
+        fmt::format("approval {}: {}", std::string_view(*id), to_string(*d.refusal)));
+  }
+  consumer_.done(m.topic, m.partition, m.offset);
+}
+
+void KafkaIngest::dead_letter(const kafka::Message& m, std::string_view code,
+                              std::string_view message) {
+  log::warn("kafka", "{}/{}@{}: {}: {}", m.topic, m.partition, m.offset, code, message);
+  metrics_.dead_letters.Add({{"reason", std::string(code)}}).Increment();
+  publish_until_acked(producer_, metrics_, config_.kafka.topics.dead_letter, std::string(m.key),
+                      std::string(m.value),
+                      dead_letter_headers(code, message, m.topic, m.partition, m.offset),
+                      [this, topic = std::string(m.topic), p = m.partition, o = m.offset] {
+                        consumer_.done(topic, p, o);
+                      });
 }
 
 void KafkaIngest::handle_alerts(const kafka::Message& m) {
@@ -58,16 +118,8 @@ void KafkaIngest::handle_alerts(const kafka::Message& m) {
     if (!message.empty()) message += "; ";
     message += e.message;
   }
-  log::warn("kafka", "{}/{}@{}: rejected {} alerts: {}", m.topic, m.partition, m.offset,
-            result.errors.size(), message);
-  metrics_.dead_letters.Add({{"reason", result.errors.front().code}}).Increment();
-  publish_until_acked(
-      producer_, metrics_, config_.kafka.topics.dead_letter, std::string(m.key),
-      std::string(m.value),
-      dead_letter_headers(result.errors.front().code, message, m.topic, m.partition, m.offset),
-      [this, topic = std::string(m.topic), p = m.partition, o = m.offset] {
-        consumer_.done(topic, p, o);
-      });
+  dead_letter(m, result.errors.front().code,
+              fmt::format("rejected {} alerts: {}", result.errors.size(), message));
 }
 
 }  // namespace aiopsd::daemon

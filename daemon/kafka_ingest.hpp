@@ -1,7 +1,8 @@
 #pragma once
 // Routes what the Kafka consumer reads: the intents topic to the
-// IntentService, the alerts topic (Alertmanager webhook payloads) through the
-// same decoder and queue as HTTP. A bad alert payload is counted and sent to
+// IntentService, the approvals topic (decisions, schemas/approval-decision)
+// to the ApprovalBook, the alerts topic (Alertmanager webhook payloads)
+// through the same decoder and queue as HTTP. A bad alert payload is counted and sent to
 // the dead-letter topic; a full queue blocks this consumer (back-pressure on
 // Kafka) instead of dropping.
 //
@@ -23,17 +24,21 @@ namespace aiopsd::daemon {
 
 class KafkaIngest {
  public:
-  KafkaIngest(const Config& config, IntentService& intents, EventQueue& queue, Metrics& metrics,
-              kafka::Producer& producer, kafka::Consumer& consumer);
+  KafkaIngest(const Config& config, IntentService& intents, ApprovalBook& approvals,
+              EventQueue& queue, Metrics& metrics, kafka::Producer& producer,
+              kafka::Consumer& consumer);
   void handle(const kafka::Message& m);
   // Unblocks a handle() waiting for queue room (shutdown).
   void stop() { stopping_ = true; }
 
  private:
   void handle_alerts(const kafka::Message& m);
+  void handle_decision(const kafka::Message& m);
+  void dead_letter(const kafka::Message& m, std::string_view code, std::string_view message);
 
   const Config& config_;
   IntentService& intents_;
+  ApprovalBook& approvals_;
   EventQueue& queue_;
   Metrics& metrics_;
   kafka::Producer& producer_;
@@ -43,6 +48,7 @@ class KafkaIngest {
   std::vector<rules::Event> batch_;
   prometheus::Counter& consumed_intents_;
   prometheus::Counter& consumed_alerts_;
+  prometheus::Counter& consumed_approvals_;
   prometheus::Counter& received_alerts_;
   std::atomic<bool> stopping_{false};
 };

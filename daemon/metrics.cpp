@@ -74,6 +74,26 @@ Metrics::Metrics()
                        .Name("aiopsd_dead_letters_total")
                        .Help("Messages sent to the dead-letter topic by reason")
                        .Register(*registry)),
+      circuit_open(BuildGauge()
+                       .Name("aiopsd_circuit_open")
+                       .Help("1 while the blast-radius breaker of this scope holds remediations")
+                       .Register(*registry)),
+      automation_paused_family(BuildGauge()
+                                   .Name("aiopsd_automation_paused")
+                                   .Help("1 while the kill switch holds every automatic action")
+                                   .Register(*registry)),
+      approvals_pending_family(BuildGauge()
+                                   .Name("aiopsd_approvals_pending")
+                                   .Help("Actions waiting for an approval decision")
+                                   .Register(*registry)),
+      approvals(BuildCounter()
+                    .Name("aiopsd_approvals_total")
+                    .Help("Approval decisions by outcome (approved, denied, expired)")
+                    .Register(*registry)),
+      actions_held(BuildCounter()
+                       .Name("aiopsd_actions_held_total")
+                       .Help("Actions held as pending approvals, by reason")
+                       .Register(*registry)),
       action_duration(action_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                       2.5, 5, 10, 30, 60})),
@@ -82,7 +102,9 @@ Metrics::Metrics()
       intent_duration(intent_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                       0.5, 1, 2.5, 5, 10, 30, 60})),
-      kafka_produce_errors(kafka_produce_errors_family.Add({})) {
+      kafka_produce_errors(kafka_produce_errors_family.Add({})),
+      automation_paused(automation_paused_family.Add({})),
+      approvals_pending(approvals_pending_family.Add({})) {
   build_info.Add({{"version", std::string(kVersion)}, {"revision", std::string(kRevision)}}).Set(1);
 }
 

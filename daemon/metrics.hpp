@@ -35,12 +35,19 @@ struct Metrics {
   prometheus::Family<prometheus::Histogram>& intent_duration_family;
   prometheus::Family<prometheus::Counter>& kafka_produce_errors_family;
   prometheus::Family<prometheus::Counter>& dead_letters;
+  prometheus::Family<prometheus::Gauge>& circuit_open;
+  prometheus::Family<prometheus::Gauge>& automation_paused_family;
+  prometheus::Family<prometheus::Gauge>& approvals_pending_family;
+  prometheus::Family<prometheus::Counter>& approvals;     // {outcome}
+  prometheus::Family<prometheus::Counter>& actions_held;  // {reason}
 
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;
   prometheus::Gauge& ssh_sessions_active;
   prometheus::Histogram& intent_duration;
   prometheus::Counter& kafka_produce_errors;
+  prometheus::Gauge& automation_paused;
+  prometheus::Gauge& approvals_pending;
 
   prometheus::Counter& rejected(std::string_view connector, std::string_view reason);
 };

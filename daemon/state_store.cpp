@@ -126,6 +126,7 @@ void StateStore::open() {
       {"intents", point_lookups},
       {"intents_running", rocksdb::ColumnFamilyOptions()},
       {"intents_finished_by_time", rocksdb::ColumnFamilyOptions()},
+      {"approvals", rocksdb::ColumnFamilyOptions()},
   };
   rocksdb::DB* db = nullptr;
   const auto s =
@@ -140,6 +141,7 @@ void StateStore::open() {
   intents_ = handles_[1];
   running_ = handles_[2];
   finished_by_time_ = handles_[3];
+  approvals_ = handles_[4];
 }
 
 void StateStore::load_unfinished() {
@@ -243,6 +245,30 @@ void StateStore::sweep_loop() {
     expire_finished(Clock::now());
     lock.lock();
   }
+}
+
+rocksdb::ColumnFamilyHandle* StateStore::handle(Keyspace ks) const {
+  switch (ks) {
+    case Keyspace::kApprovals:
+      return approvals_;
+  }
+  return approvals_;
+}
+
+bool StateStore::put(Keyspace ks, std::string_view key, std::string_view value) {
+  return db_->Put(durable(), handle(ks), slice(key), slice(value)).ok();
+}
+
+bool StateStore::erase(Keyspace ks, std::string_view key) {
+  return db_->Delete(durable(), handle(ks), slice(key)).ok();
+}
+
+std::vector<std::pair<std::string, std::string>> StateStore::records(Keyspace ks) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(ks)));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  return out;
 }
 
 StateStore::Stats StateStore::stats() const {

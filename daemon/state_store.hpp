@@ -83,6 +83,13 @@ class StateStore {
   // many. The sweeper thread calls it every sweep_interval.
   std::size_t expire_finished(Clock::time_point now);
 
+  // Records of other kinds of state, each kind in its own keyspace, keyed by
+  // a domain id. put() and erase() are durable on return.
+  enum class Keyspace { kApprovals };
+  bool put(Keyspace ks, std::string_view key, std::string_view value);
+  bool erase(Keyspace ks, std::string_view key);
+  std::vector<std::pair<std::string, std::string>> records(Keyspace ks) const;
+
   Stats stats() const;
   // Intents stored (started or finished). Walks the keyspace: for tests and tools.
   std::size_t count() const;
@@ -102,6 +109,8 @@ class StateStore {
   rocksdb::ColumnFamilyHandle* intents_ = nullptr;
   rocksdb::ColumnFamilyHandle* running_ = nullptr;
   rocksdb::ColumnFamilyHandle* finished_by_time_ = nullptr;
+  rocksdb::ColumnFamilyHandle* approvals_ = nullptr;
+  rocksdb::ColumnFamilyHandle* handle(Keyspace ks) const;
   std::vector<Unfinished> unfinished_at_open_;
   std::atomic<std::uint64_t> records_{0};
   std::atomic<std::uint64_t> expired_{0};

@@ -194,6 +194,24 @@ TEST(StateStore, PathThatIsAFileIsRefused) {
   }
 }
 
+TEST(StateStore, KeyspaceRecordsSurviveReopenAndStayApartFromIntents) {
+  TempDir dir;
+  const std::string path = dir.file("state");
+  {
+    StateStore s({path});
+    ASSERT_TRUE(s.put(StateStore::Keyspace::kApprovals, "apr-1", R"({"status":"pending"})"));
+    ASSERT_TRUE(s.put(StateStore::Keyspace::kApprovals, "apr-2", "x"));
+    ASSERT_TRUE(s.erase(StateStore::Keyspace::kApprovals, "apr-2"));
+    ASSERT_TRUE(s.record_started("apr-1"));
+  }
+  StateStore s({path});
+  const auto records = s.records(StateStore::Keyspace::kApprovals);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].first, "apr-1");
+  EXPECT_EQ(records[0].second, R"({"status":"pending"})");
+  EXPECT_EQ(s.count(), 1u);
+}
+
 TEST(StateStore, UnwritableLocationThrows) {
   EXPECT_THROW(StateStore({"/proc/aiopsd-cannot-write/state"}), std::exception);
 }

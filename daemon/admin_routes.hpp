@@ -1,0 +1,37 @@
+#pragma once
+// Operator routes under /api/v1/: approvals (list, show, approve, deny), the
+// automation kill switch (pause, resume, status) and breaker resets. Any
+// other path goes to the next handler (the alert routes).
+//
+// Runs on the HTTP io thread.
+
+#include "daemon/approvals.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/safety_gate.hpp"
+
+namespace aiopsd::daemon {
+
+class AdminRoutes final : public HttpHandler {
+ public:
+  AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Metrics& metrics, HttpHandler& next);
+
+  HttpResponse handle(HttpRequest& request) override;
+  HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) override;
+
+ private:
+  HttpResponse approvals(HttpRequest& request, std::string_view rest);
+  HttpResponse decide(HttpRequest& request, std::string_view id, bool approve);
+  HttpResponse automation(HttpRequest& request, std::string_view rest);
+  HttpResponse reset_breaker(HttpRequest& request, std::string_view scope);
+  HttpResponse reply(const HttpRequest& request, http::status status, std::string body);
+  HttpResponse error(const HttpRequest& request, http::status status, std::string_view code,
+                     std::string_view message);
+
+  ApprovalBook& approvals_;
+  SafetyGate& gate_;
+  Metrics& metrics_;
+  HttpHandler& next_;
+};
+
+}  // namespace aiopsd::daemon
