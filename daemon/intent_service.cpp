@@ -49,7 +49,8 @@ struct IntentService::Outcome {
 
 namespace {
 
-std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o);
+std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o,
+                            const Approval* held = nullptr);
 
 IntentService::Outcome expired(const IntentService::Job& job) {
   return {"expired",
@@ -259,12 +260,7 @@ void IntentService::hold(const std::shared_ptr<Job>& job) {
 // Not final: the offset may move past it (the approval is durable), and the
 // final result follows the decision.
 void IntentService::publish_pending(const std::shared_ptr<Job>& job, const Approval& a) {
-  std::string doc = result_document(
-      *job, Outcome{"pending_approval", "approval_required", "", a.reason_message, {}});
-  // The approval's id and expiry, appended inside the document's object.
-  doc.pop_back();
-  doc += fmt::format(R"(,"approval":{{"id":"{}","expires_at":"{}"}}}})", a.id,
-                     rules::format_rfc3339(a.expires_at));
+  std::string doc = result_document(*job, Outcome{"pending_approval", "", "", "", {}}, &a);
   publish(config_.kafka.topics.results, job->id(), std::move(doc), {},
           [this, job] { complete(job); });
 }
@@ -471,7 +467,8 @@ void IntentService::complete(const std::shared_ptr<Job>& job) {
 
 namespace {
 
-std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o) {
+std::string result_document(const IntentService::Job& job, const IntentService::Outcome& o,
+                            const Approval* held) {
   std::string out;
   out.reserve(512);
   detail::JsonWriter w(out);
@@ -511,7 +508,12 @@ std::string result_document(const IntentService::Job& job, const IntentService::
   const auto now = Clock::now();
   time("received_at", job.received_at);
   if (job.started_at != Clock::time_point{}) time("started_at", job.started_at);
-  if (o.status != "accepted") {
+  if (held) {
+    w.key("approval").begin_object().field("id", held->id);
+    time("expires_at", held->expires_at);
+    w.field("reason", held->reason_message).end_object();
+  }
+  if (o.status != "accepted" && o.status != "pending_approval") {
     time("finished_at", now);
     w.field("duration_ms",
             std::chrono::duration_cast<std::chrono::milliseconds>(now - job.received_at).count());

@@ -40,19 +40,22 @@ constexpr const char* kCatalog = R"(actions:
     commands: ["sleep {{ params.seconds }}"]
 )";
 
-const std::vector<KafkaTopic> kTopics = {{"intents", 4}, {"results", 1}, {"dlq", 1}, {"alerts", 1}};
+const std::vector<KafkaTopic> kTopics = {{"intents", 4}, {"results", 1},   {"dlq", 1},
+                                         {"alerts", 1},  {"approvals", 1}, {"escalations", 1}};
 
-std::string kafka_yaml(const std::string& bootstrap, const std::string& state) {
+std::string kafka_yaml(const std::string& bootstrap, const std::string& state,
+                       const std::string& extra = "") {
   return fmt::format(R"(catalog: [catalog.yaml]
 kafka:
   brokers: "{}"
   group_id: aiopsd-test
-  topics: {{intents: intents, results: results, dead_letter: dlq, alerts: alerts}}
+  topics: {{intents: intents, results: results, dead_letter: dlq, alerts: alerts,
+           approvals: approvals, escalations: escalations}}
   # The mock broker holds a rejoining group for the old member's session timeout.
   properties: {{session.timeout.ms: "6000"}}
 state: {{path: {}}}
-)",
-                     bootstrap, state);
+{})",
+                     bootstrap, state, extra);
 }
 
 std::string devices_yaml(const SshdFixture& sshd, int n) {
@@ -143,7 +146,9 @@ std::string error_of(const json::object& o, const char* key) {
 std::map<std::string, std::vector<json::object>> finals(const std::vector<Record>& results) {
   std::map<std::string, std::vector<json::object>> out;
   for (const auto& r : results) {
-    if (str(r.value, "status") != "accepted") out[str(r.value, "intent_id")].push_back(r.value);
+    const std::string status = str(r.value, "status");
+    if (status != "accepted" && status != "pending_approval")
+      out[str(r.value, "intent_id")].push_back(r.value);
   }
   return out;
 }
@@ -155,9 +160,11 @@ class IntentEndToEnd : public ::testing::Test {
   TempDir state_dir_;
   std::unique_ptr<DaemonUnderTest> daemon_;
 
-  void start(int devices = 0, const std::string& rules = "rules: []\n") {
+  void start(int devices = 0, const std::string& rules = "rules: []\n",
+             const std::string& extra = "") {
     daemon_ = std::make_unique<DaemonUnderTest>(
-        devices_yaml(sshd_, devices) + kafka_yaml(kafka_.bootstrap(), state_dir_.file("state")),
+        devices_yaml(sshd_, devices) +
+            kafka_yaml(kafka_.bootstrap(), state_dir_.file("state"), extra),
         rules, daemon::AppOptions{},
         std::map<std::string, std::string>{{"catalog.yaml", kCatalog}});
   }
@@ -222,6 +229,10 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
   produce(kafka_.bootstrap(), "intents", bad);
   auto results = consume(kafka_.bootstrap(), "results", 10, "intent-result.schema.json");
   auto by_id = finals(results);
+  const auto pending = std::count_if(results.begin(), results.end(), [](const Record& r) {
+    return str(r.value, "intent_id") == "b-7" && str(r.value, "status") == "pending_approval";
+  });
+  EXPECT_EQ(pending, 1);
   ASSERT_EQ(by_id[""].size(), 1u);
   EXPECT_EQ(error_of(by_id[""][0], "code"), "invalid_json");
   const std::map<std::string, std::pair<std::string, std::string>> want = {
@@ -231,9 +242,6 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
       {"b-5",
        {"invalid_params", "params.port: \"1/1/3; reload\" does not match ^[0-9]+/[0-9]+/[0-9]+$"}},
       {"b-6", {"invalid_params", "params.port: expected a string, got 42"}},
-      {"b-7",
-       {"approval_required",
-        "action 'port-shutdown' requires approval; approvals are not available yet"}},
   };
   for (const auto& [id, codes] : want) {
     ASSERT_EQ(by_id[id].size(), 1u) << id;
@@ -241,6 +249,8 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
     EXPECT_EQ(error_of(by_id[id][0], "code"), codes.first) << id;
     EXPECT_EQ(error_of(by_id[id][0], "message"), codes.second) << id;
   }
+  // Held, not rejected: nothing ran, and no final result until someone decides.
+  EXPECT_TRUE(by_id["b-7"].empty());
   ASSERT_EQ(by_id["b-8"].size(), 1u);
   EXPECT_EQ(str(by_id["b-8"][0], "status"), "expired");
   ASSERT_EQ(by_id["good"].size(), 1u);
@@ -262,6 +272,82 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
   ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
   EXPECT_EQ(daemon_->metric(R"(aiopsd_dead_letters_total{reason="invalid_params"})"), 2);
   EXPECT_EQ(daemon_->metric(R"(aiopsd_dead_letters_total{reason="invalid_json"})"), 1);
+}
+
+// An action that requires approval is held: approved over Kafka it runs,
+// denied over HTTP it is rejected, undecided it expires; the requester cannot
+// approve their own request, and a decision for an unknown approval is
+// dead-lettered. Nothing runs without an approval.
+TEST_F(IntentEndToEnd, ApprovalsOverKafkaAndHttpRunDenyExpireAndRefuseSelfApproval) {
+  start(0, "rules: []\n", "safety: {approval_timeout: 15s}\n");
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("a-ok", "port-shutdown", "sw1", R"("port":"1/1/1")")},
+           {"sw1", intent("a-deny", "port-shutdown", "sw1", R"("port":"1/1/2")")},
+           {"sw1", intent("a-self", "port-shutdown", "sw1", R"("port":"1/1/3")")}});
+  std::map<std::string, std::string> approval_of;
+  for (const auto& r : consume(kafka_.bootstrap(), "results", 3, "intent-result.schema.json")) {
+    EXPECT_EQ(str(r.value, "status"), "pending_approval");
+    approval_of[str(r.value, "intent_id")] = str(r.value.at("approval").as_object(), "id");
+  }
+  ASSERT_EQ(approval_of.size(), 3u);
+  EXPECT_TRUE(sshd_.commands_received().empty());
+
+  HttpClient http(daemon_->port());
+  auto self = http.request(boost::beast::http::verb::post,
+                           "/api/v1/approvals/" + approval_of["a-self"] + "/approve",
+                           R"({"approver":"test"})");
+  EXPECT_EQ(self.status, 403u) << self.body;
+  EXPECT_NE(self.body.find("self_approval"), std::string::npos);
+  auto deny = http.request(boost::beast::http::verb::post,
+                           "/api/v1/approvals/" + approval_of["a-deny"] + "/deny",
+                           R"({"approver":"carol","comment":"not in business hours"})");
+  EXPECT_EQ(deny.status, 200u) << deny.body;
+  auto listed = http.request(boost::beast::http::verb::get, "/api/v1/approvals?status=pending");
+  ASSERT_EQ(listed.status, 200u);
+  EXPECT_EQ(json::parse(listed.body).at("approvals").as_array().size(), 2u);
+  produce(kafka_.bootstrap(), "approvals",
+          {{approval_of["a-ok"], fmt::format(R"({{"approval_id":"{}","decision":"approve",)"
+                                             R"("approver":"bob","comment":"CHG-42"}})",
+                                             approval_of["a-ok"])},
+           {"x", R"({"approval_id":"apr-0000000000000000","decision":"approve","approver":"bob"})"},
+           {"y", R"({"approval_id":"x","decision":"maybe","approver":"bob"})"}});
+
+  // 3 pending, then: a-ok accepted + succeeded, a-deny rejected, a-self expired.
+  auto results = consume(kafka_.bootstrap(), "results", 7, "intent-result.schema.json", 90);
+  auto by_id = finals(results);
+  ASSERT_EQ(by_id["a-ok"].size(), 1u);
+  EXPECT_EQ(str(by_id["a-ok"][0], "status"), "succeeded");
+  ASSERT_EQ(by_id["a-deny"].size(), 1u);
+  EXPECT_EQ(str(by_id["a-deny"][0], "status"), "rejected");
+  EXPECT_EQ(error_of(by_id["a-deny"][0], "code"), "approval_denied");
+  EXPECT_NE(error_of(by_id["a-deny"][0], "message").find("carol"), std::string::npos);
+  ASSERT_EQ(by_id["a-self"].size(), 1u);
+  EXPECT_EQ(str(by_id["a-self"][0], "status"), "expired");
+  EXPECT_EQ(error_of(by_id["a-self"][0], "code"), "approval_expired");
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"interface 1/1/1 shutdown"});
+
+  auto dlq = consume(kafka_.bootstrap(), "dlq", 2);
+  std::multiset<std::string> codes;
+  for (const auto& d : dlq) codes.insert(d.headers.at("aiopsd.error.code"));
+  EXPECT_EQ(codes, (std::multiset<std::string>{"not_found", "schema_violation"}));
+  // Each pending approval and each decision was announced.
+  auto escalations = consume(kafka_.bootstrap(), "escalations", 6);
+  std::multiset<std::string> kinds;
+  for (const auto& e : escalations) kinds.insert(str(e.value, "kind"));
+  EXPECT_EQ(kinds.count("approval_pending"), 3u);
+  EXPECT_EQ(kinds.count("approval_decided"), 3u);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_approvals_total{outcome="approved"})"), 1);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_approvals_total{outcome="denied"})"), 1);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_approvals_total{outcome="expired"})"), 1);
+  EXPECT_EQ(daemon_->metric("aiopsd_approvals_pending"), 0);
+  // A redelivered held intent is not held twice, nor run.
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("a-deny", "port-shutdown", "sw1", R"("port":"1/1/2")")}});
+  ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(sshd_.commands_received().size(), 1u);
+  auto all = http.request(boost::beast::http::verb::get, "/api/v1/approvals");
+  EXPECT_EQ(json::parse(all.body).at("approvals").as_array().size(), 3u);
 }
 
 TEST_F(IntentEndToEnd, ARedeliveredIntentRunsOnceAndGetsItsStoredResultAgain) {
