@@ -1,0 +1,188 @@
+// Automatic remediations under the safety controls, against a real sshd:
+// a blast-radius breaker under a burst, the kill switch, maintenance windows,
+// and a rule action that requires approval.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "tests/daemon/daemon_under_test.hpp"
+#include "tests/harness/sshd_fixture.hpp"
+
+namespace aiopsd::testing {
+namespace {
+
+namespace json = boost::json;
+using boost::beast::http::verb;
+
+constexpr const char* kRules = R"(rules:
+  - name: bounce
+    match: {alertname: PortDown}
+    group_by: [device, interface]
+    throttle: {once_within: 1h}
+    actions:
+      - ssh:
+          device: "{{ labels.device }}"
+          params: {labels.interface: '[0-9]+/[0-9]+/[0-9]+'}
+          commands: ["interface {{ labels.interface }} shutdown"]
+  - name: guarded
+    match: {alertname: BgpDown}
+    group_by: [device]
+    actions:
+      - run: {action: clear-bgp, device: "{{ labels.device }}", params: {peer: "{{ labels.peer }}"}}
+)";
+
+constexpr const char* kCatalog = R"(actions:
+  - name: clear-bgp
+    params: {peer: {type: string, pattern: '[0-9.]+'}}
+    commands: ["clear bgp {{ params.peer }}"]
+    approval: required
+)";
+
+std::string alert(const std::string& name, const std::string& device, const std::string& iface,
+                  const std::string& extra = "") {
+  return fmt::format(
+      R"({{"labels":{{"alertname":"{}","device":"{}","interface":"{}"{}}},"endsAt":"2099-01-01T00:00:00Z"}})",
+      name, device, iface, extra);
+}
+
+std::size_t pending(HttpClient& http) {
+  auto r = http.request(verb::get, "/api/v1/approvals?status=pending");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  return json::parse(r.body).at("approvals").as_array().size();
+}
+
+// 500 alerts on 200 devices against a global limit of 10 remediations: exactly
+// 10 run, the other 490 are held as pending approvals, nothing is dropped.
+TEST(SafetyEndToEnd, BreakerUnderABurstRunsExactlyTheLimitAndHoldsTheRest) {
+  SshdFixture sshd;
+  std::string devices = "devices:\n";
+  for (int i = 0; i < 200; ++i) devices += sshd.device_yaml(fmt::format("d{}", i));
+  TempDir state;
+  DaemonUnderTest daemon(devices + fmt::format(R"(catalog: [catalog.yaml]
+state: {{path: {}}}
+safety:
+  limits:
+    - {{scope: global, max_actions: 10, window: 10m, reset: manual}}
+)",
+                                               state.file("state")),
+                         kRules, {}, {{"catalog.yaml", kCatalog}});
+  HttpClient http(daemon.port());
+  for (int batch = 0; batch < 5; ++batch) {
+    std::string body = "[";
+    for (int j = 0; j < 100; ++j) {
+      const int i = batch * 100 + j;
+      if (j) body += ',';
+      body +=
+          alert("PortDown", fmt::format("d{}", i % 200), fmt::format("1/{}/{}", i / 200, i % 200));
+    }
+    body += "]";
+    ASSERT_EQ(http.post("/api/v2/alerts", body).status, 200u);
+  }
+  ASSERT_TRUE(daemon.app().wait_idle(std::chrono::seconds(120)));
+  EXPECT_EQ(sshd.commands_received().size(), 10u);
+  EXPECT_EQ(pending(http), 490u);
+  EXPECT_EQ(daemon.metric(R"(aiopsd_circuit_open{scope="global"})"), 1);
+  EXPECT_EQ(daemon.metric(R"(aiopsd_actions_held_total{reason="breaker_open"})"), 490);
+  EXPECT_EQ(daemon.metric(R"(aiopsd_actions_total{action="ssh",outcome="held",rule="bounce"})"),
+            490);
+  EXPECT_EQ(
+      daemon.metric(R"(aiopsd_actions_total{action="ssh",outcome="succeeded",rule="bounce"})"), 10);
+  auto status = json::parse(http.request(verb::get, "/api/v1/automation").body).as_object();
+  EXPECT_TRUE(status.at("breakers").as_array()[0].as_object().at("open").as_bool());
+
+  // An operator approves one held action: it runs, past the open breaker.
+  auto list = json::parse(http.request(verb::get, "/api/v1/approvals?status=pending").body);
+  const auto& first = list.at("approvals").as_array()[0].as_object();
+  EXPECT_EQ(first.at("reason").as_string(), "breaker_open");
+  const std::string id(first.at("id").as_string());
+  auto ok = http.post("/api/v1/approvals/" + id + "/approve", R"({"approver":"oncall"})");
+  ASSERT_EQ(ok.status, 200u) << ok.body;
+  ASSERT_TRUE(daemon.app().wait_idle(std::chrono::seconds(30)));
+  EXPECT_EQ(sshd.commands_received().size(), 11u);
+  auto again = http.post("/api/v1/approvals/" + id + "/approve", R"({"approver":"oncall"})");
+  EXPECT_EQ(again.status, 409u);
+  bool audited = false;
+  for (const auto& r : daemon.audit()) {
+    if (r.contains("approval_id") && r.at("approval_id").as_string() == id &&
+        r.at("outcome").as_string() == "succeeded") {
+      audited = r.at("decided_by").as_string() == "oncall";
+    }
+  }
+  EXPECT_TRUE(audited);
+
+  // Manual reset closes it; the next remediation runs.
+  EXPECT_EQ(http.post("/api/v1/breakers/global/reset", "").status, 200u);
+  EXPECT_EQ(http.post("/api/v1/breakers/nope/reset", "").status, 404u);
+  EXPECT_EQ(daemon.metric(R"(aiopsd_circuit_open{scope="global"})"), 0);
+  ASSERT_EQ(http.post("/api/v2/alerts", "[" + alert("PortDown", "d1", "9/9/9") + "]").status, 200u);
+  ASSERT_TRUE(daemon.app().wait_idle(std::chrono::seconds(30)));
+  EXPECT_EQ(sshd.commands_received().size(), 12u);
+}
+
+TEST(SafetyEndToEnd, KillSwitchMaintenanceAndRuleApprovalsHoldUntilReleased) {
+  SshdFixture sshd;
+  TempDir state;
+  const std::string devices = "devices:\n" + sshd.device_yaml("prod1") + sshd.device_yaml("lab1") +
+                              "    labels: {site: lab}\n";
+  DaemonUnderTest daemon(devices + fmt::format(R"(catalog: [catalog.yaml]
+state: {{path: {}}}
+safety:
+  maintenance:
+    - {{name: lab-upgrade, match: {{site: lab}}}}
+)",
+                                               state.file("state")),
+                         kRules, {}, {{"catalog.yaml", kCatalog}});
+  HttpClient http(daemon.port());
+  auto send = [&](const std::string& a) {
+    ASSERT_EQ(http.post("/api/v2/alerts", "[" + a + "]").status, 200u);
+    ASSERT_TRUE(daemon.app().wait_idle(std::chrono::seconds(30)));
+  };
+  send(alert("PortDown", "lab1", "1/1/1"));   // maintenance
+  send(alert("PortDown", "prod1", "1/1/1"));  // runs
+  EXPECT_EQ(sshd.commands_received(), std::vector<std::string>{"interface 1/1/1 shutdown"});
+  ASSERT_EQ(http.post("/api/v1/automation/pause", "").status, 200u);
+  EXPECT_EQ(daemon.metric("aiopsd_automation_paused"), 1);
+  send(alert("PortDown", "prod1", "1/1/2"));  // paused: held, still ingested
+  EXPECT_EQ(sshd.commands_received().size(), 1u);
+  EXPECT_EQ(daemon.metric(R"(aiopsd_events_received_total{connector="alertmanager_v2"})"), 3);
+  ASSERT_EQ(http.post("/api/v1/automation/resume", "").status, 200u);
+  send(alert("PortDown", "prod1", "1/1/3"));  // runs
+  EXPECT_EQ(sshd.commands_received().size(), 2u);
+  send(alert("BgpDown", "prod1", "-", R"(,"peer":"10.0.0.1")"));  // requires approval
+  EXPECT_EQ(sshd.commands_received().size(), 2u);
+
+  auto list = json::parse(http.request(verb::get, "/api/v1/approvals?status=pending").body);
+  std::map<std::string, std::string> by_reason;
+  for (const auto& a : list.at("approvals").as_array()) {
+    const auto& o = a.as_object();
+    by_reason[std::string(o.at("reason").as_string())] = std::string(o.at("id").as_string());
+  }
+  ASSERT_EQ(by_reason.size(), 3u);
+  EXPECT_TRUE(by_reason.contains("maintenance"));
+  EXPECT_TRUE(by_reason.contains("automation_paused"));
+  ASSERT_TRUE(by_reason.contains("approval_required"));
+  // Rule actions are requested by "rule:NAME", so a person may approve them.
+  auto bad = http.post("/api/v1/approvals/" + by_reason["approval_required"] + "/approve",
+                       R"({"approver":"oncall","extra":1})");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_NE(bad.body.find("extra: unknown field"), std::string::npos) << bad.body;
+  ASSERT_EQ(http.post("/api/v1/approvals/" + by_reason["approval_required"] + "/approve",
+                      R"({"approver":"oncall"})")
+                .status,
+            200u);
+  ASSERT_EQ(http.post("/api/v1/approvals/" + by_reason["maintenance"] + "/deny",
+                      R"({"approver":"oncall","comment":"lab is being rebuilt"})")
+                .status,
+            200u);
+  ASSERT_TRUE(daemon.app().wait_idle(std::chrono::seconds(30)));
+  EXPECT_EQ(sshd.commands_received(),
+            (std::vector<std::string>{"interface 1/1/1 shutdown", "interface 1/1/3 shutdown",
+                                      "clear bgp 10.0.0.1"}));
+  EXPECT_EQ(daemon.metric(R"(aiopsd_actions_total{action="ssh",outcome="denied",rule="bounce"})"),
+            1);
+  EXPECT_EQ(pending(http), 1u);
+}
+
+}  // namespace
+}  // namespace aiopsd::testing
