@@ -331,7 +331,7 @@ TEST_F(IntentEndToEnd, ApprovalsOverKafkaAndHttpRunDenyExpireAndRefuseSelfApprov
   for (const auto& d : dlq) codes.insert(d.headers.at("aiopsd.error.code"));
   EXPECT_EQ(codes, (std::multiset<std::string>{"not_found", "schema_violation"}));
   // Each pending approval and each decision was announced.
-  auto escalations = consume(kafka_.bootstrap(), "escalations", 6);
+  auto escalations = consume(kafka_.bootstrap(), "escalations", 6, "escalation.schema.json");
   std::multiset<std::string> kinds;
   for (const auto& e : escalations) kinds.insert(str(e.value, "kind"));
   EXPECT_EQ(kinds.count("approval_pending"), 3u);

@@ -125,6 +125,29 @@ invalid = {
         "expired with commands": {
             "intent_id": "a", "status": "expired", "finished_at": "2024-06-01T12:00:00Z",
             "error": {"code": "deadline_exceeded", "message": "x"}, "commands": [{"command": "x"}]},
+        "pending_approval without approval": {"intent_id": "a", "status": "pending_approval"},
+        "approval on a final result": {
+            "intent_id": "a", "status": "succeeded", "finished_at": "2024-06-01T12:00:00Z",
+            "approval": {"id": "apr-0123456789abcdef", "expires_at": "2024-06-01T12:15:00Z"}},
+        "malformed approval id": {
+            "intent_id": "a", "status": "pending_approval",
+            "approval": {"id": "apr-1", "expires_at": "2024-06-01T12:15:00Z"}},
+    },
+    "approval-decision.schema.json": {
+        "missing approver": {"approval_id": "apr-0123456789abcdef", "decision": "approve"},
+        "empty approver": {"approval_id": "apr-0123456789abcdef", "decision": "approve",
+                           "approver": ""},
+        "unknown decision": {"approval_id": "apr-0123456789abcdef", "decision": "maybe",
+                             "approver": "a"},
+        "unknown field": {"approval_id": "apr-0123456789abcdef", "decision": "deny",
+                          "approver": "a", "x": 1},
+        "bad id": {"approval_id": "1", "decision": "deny", "approver": "a"},
+    },
+    "escalation.schema.json": {
+        "breaker without breaker": {"kind": "breaker_open", "time": "2024-06-01T12:00:00Z"},
+        "approval kind without approval": {"kind": "approval_pending",
+                                           "time": "2024-06-01T12:00:00Z"},
+        "unknown kind": {"kind": "x", "time": "2024-06-01T12:00:00Z"},
     },
 }
 
