@@ -372,6 +372,8 @@ TEST(SshExecutorLoad, ManyConcurrentSessionsAllComplete) {
     auto p = std::make_shared<std::promise<ExecResult>>();
     results.push_back(p->get_future());
     Limits limits;
+    // Generous: this checks completion, not speed (a loaded CI machine under ASan is slow).
+    limits.connect_timeout = std::chrono::seconds(60);
     limits.command_timeout = std::chrono::seconds(60);
     executor.submit(sshd.device(fmt::format("d{}", i % 50)), {fmt::format("show marker m{}", i)},
                     limits, [p](ExecResult r) { p->set_value(std::move(r)); });
@@ -386,7 +388,6 @@ TEST(SshExecutorLoad, ManyConcurrentSessionsAllComplete) {
     // under this much concurrency (pyenv rehash locks on the CI image).
     EXPECT_EQ(r.commands[0].output.rfind(fmt::format("marker m{}\n", i), 0), 0u)
         << r.commands[0].output;
-    EXPECT_LT(r.duration, std::chrono::seconds(30)) << i;
     ++i;
   }
   guard.reset();
