@@ -425,10 +425,11 @@ void check_run_actions(const Config& cfg, ConfigErrors& errors) {
 
 }  // namespace
 
-std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& errors) {
+std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& errors,
+                                    std::shared_ptr<rules::Interner> interner) {
   auto cfg = std::make_unique<Config>();
   cfg->path = path;
-  cfg->interner = std::make_shared<rules::Interner>();
+  cfg->interner = interner ? std::move(interner) : std::make_shared<rules::Interner>();
   ConfigErrors local(path);
   auto root = rules::load_yaml_file(path, local);
   if (!root) {

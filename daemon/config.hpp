@@ -134,7 +134,10 @@ struct Config {
 
 // Loads the config and every rules file it names. Returns nullptr with
 // `errors` filled when anything is wrong.
-std::unique_ptr<Config> load_config(const std::string& path, rules::ConfigErrors& errors);
+// `interner`: reuse a running daemon's (a reload), so decoded events and the
+// new rules agree on symbols.
+std::unique_ptr<Config> load_config(const std::string& path, rules::ConfigErrors& errors,
+                                    std::shared_ptr<rules::Interner> interner = nullptr);
 
 std::string_view to_string(LogLevel level);
 

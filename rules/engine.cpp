@@ -42,6 +42,9 @@ struct CompiledRule {
   StatusFilter status = StatusFilter::kFiring;
   std::uint8_t source_mask = 0xff;
   std::vector<Symbol> group_by;
+  // Keys correlation state instead of the rule's index, so state stays
+  // addressable when a reload reorders or adds rules.
+  std::uint64_t id = 0;
 };
 
 // All regex matchers on one label name, evaluated together in one RE2::Set pass.
@@ -70,6 +73,7 @@ bool contains(const std::vector<std::uint32_t>& sorted, std::uint32_t v) {
 }
 
 struct GroupState {
+  std::uint32_t rule = 0;
   std::vector<std::pair<TimePoint, std::uint64_t>> window;  // (time, fingerprint), distinct fps
   TimePoint throttled_until{};
   TimePoint last_seen{};
@@ -146,6 +150,7 @@ struct Engine::Impl {
     for (std::size_t r = 0; r < rules.rules.size(); ++r) {
       const Rule& rule = rules.rules[r];
       CompiledRule& cr = compiled[r];
+      cr.id = mix(kFnvOffset, std::hash<std::string>{}(rule.name));
       cr.status = rule.status;
       if (!rule.sources.empty()) {
         cr.source_mask = 0;
@@ -307,7 +312,7 @@ struct Engine::Impl {
   }
 
   std::uint64_t group_hash(std::uint32_t r, const Event& event) const {
-    std::uint64_t h = mix(kFnvOffset, r);
+    std::uint64_t h = compiled[r].id;
     for (Symbol name : compiled[r].group_by) h = mix(h, event.label(name));
     return h;
   }
@@ -328,6 +333,7 @@ struct Engine::Impl {
     const Rule& rule = rules.rules[r];
     TimePoint now = clock.now();
     GroupState& gs = group_state[group_hash(r, event)];
+    gs.rule = r;
     gs.last_seen = now;
     if (rule.throttle.count() > 0) {
       if (now < gs.throttled_until) {
@@ -357,14 +363,14 @@ struct Engine::Impl {
   }
 
   void forget_alert(std::uint64_t fingerprint) {
-    for (std::uint32_t r : for_rules) active.erase(mix(mix(kFnvOffset, r), fingerprint));
+    for (std::uint32_t r : for_rules) active.erase(mix(compiled[r].id, fingerprint));
   }
 
   // Rules without count: an alert acts once per firing episode (re-sends are
   // deduplicated), after `for` when set.
   void track_alert(std::uint32_t r, const Event& event, TimePoint now, std::vector<Decision>& out) {
     const Rule& rule = rules.rules[r];
-    auto [it, inserted] = active.try_emplace(mix(mix(kFnvOffset, r), event.fingerprint));
+    auto [it, inserted] = active.try_emplace(mix(compiled[r].id, event.fingerprint));
     ActiveAlert& a = it->second;
     a.last_seen = now;
     a.ends_at = event.ends_at;
@@ -383,6 +389,7 @@ struct Engine::Impl {
   void count_hit(std::uint32_t r, const Event& event, TimePoint now, std::vector<Decision>& out) {
     const Rule& rule = rules.rules[r];
     GroupState& gs = group_state[group_hash(r, event)];
+    gs.rule = r;
     gs.last_seen = now;
     auto& w = gs.window;
     std::erase_if(w, [&](const auto& hit) { return now - hit.first >= rule.window; });
@@ -443,6 +450,34 @@ void Engine::match(const Event& event, std::vector<std::uint32_t>& matched) {
 void Engine::process(const Event& event, std::vector<Decision>& out) { impl_->process(event, out); }
 void Engine::tick(std::vector<Decision>& out) { impl_->tick(out); }
 void Engine::expire_idle_state() { impl_->expire_idle_state(); }
+
+std::size_t Engine::adopt_state(Engine& previous) {
+  Impl& old = *previous.impl_;
+  // Old rule index -> new index, for rules with the same name and definition.
+  std::unordered_map<std::uint32_t, std::uint32_t> same;
+  for (std::uint32_t n = 0; n < impl_->rules.rules.size(); ++n) {
+    const Rule& now = impl_->rules.rules[n];
+    for (std::uint32_t o = 0; o < old.rules.rules.size(); ++o) {
+      const Rule& before = old.rules.rules[o];
+      if (before.name == now.name && before.signature == now.signature) same.emplace(o, n);
+    }
+  }
+  for (auto& [key, gs] : old.group_state) {
+    auto it = same.find(gs.rule);
+    if (it == same.end()) continue;
+    gs.rule = it->second;
+    impl_->group_state.insert_or_assign(key, std::move(gs));
+  }
+  for (auto& [key, a] : old.active) {
+    auto it = same.find(a.rule);
+    if (it == same.end()) continue;
+    a.rule = it->second;
+    impl_->active.insert_or_assign(key, std::move(a));
+  }
+  old.group_state.clear();
+  old.active.clear();
+  return same.size();
+}
 const RuleSet& Engine::rules() const { return impl_->rules; }
 std::size_t Engine::pending_for() const {
   std::size_t n = 0;

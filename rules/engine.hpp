@@ -56,6 +56,12 @@ class Engine {
   // Drops correlation state idle for longer than the rules can use it.
   void expire_idle_state();
 
+  // After a reload: takes over `previous`'s correlation state (windows,
+  // throttles, alerts waiting out `for`) for every rule whose name and
+  // definition are unchanged; state of changed or removed rules is dropped.
+  // Returns how many rules kept their state. `previous` is left empty.
+  std::size_t adopt_state(Engine& previous);
+
   const RuleSet& rules() const;
   std::size_t pending_for() const;     // alerts waiting out a `for`
   std::size_t groups_tracked() const;  // correlation/throttle groups in memory

@@ -61,6 +61,7 @@ struct Action {
 
 struct Rule {
   std::string name;
+  std::string signature;  // the rule's definition, normalized: equal means unchanged
   std::string file;
   int line = 0;
   std::vector<LabelMatcher> matchers;

@@ -270,6 +270,7 @@ void parse_rule(const YAML::Node& node, const std::string& path, const std::stri
   Rule rule;
   rule.file = file;
   rule.line = node.Mark().line + 1;
+  rule.signature = YAML::Dump(node);
   const std::size_t errors_before = errors.all().size();
   if (auto name = m.string("name", true)) {
     if (name->empty() || !RE2::FullMatch(*name, "[A-Za-z0-9_.:-]{1,128}")) {

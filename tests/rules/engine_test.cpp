@@ -618,3 +618,73 @@ TEST_F(Correlation, IdleStateExpires) {
 
 }  // namespace
 }  // namespace aiopsd::rules
+
+namespace aiopsd::rules {
+namespace {
+
+// A reload keeps the state of unchanged rules (throttles, count windows) even
+// when rules are inserted before them, and drops the state of changed ones.
+TEST(EngineReload, UnchangedRulesKeepTheirStateAcrossAReload) {
+  const std::string before = R"(rules:
+  - name: bounce
+    match: {alertname: PortDown}
+    group_by: [device]
+    throttle: {once_within: 1h}
+    actions: [{log: {message: m}}]
+  - name: flaps
+    match: {alertname: Flap}
+    group_by: [device]
+    count: 3
+    window: 10m
+    actions: [{log: {message: m}}]
+)";
+  const std::string after = R"(rules:
+  - name: new-first
+    match: {alertname: Other}
+    actions: [{log: {message: m}}]
+  - name: bounce
+    match: {alertname: PortDown}
+    group_by: [device]
+    throttle: {once_within: 1h}
+    actions: [{log: {message: m}}]
+  - name: flaps
+    match: {alertname: Flap}
+    group_by: [device]
+    count: 4
+    window: 10m
+    actions: [{log: {message: m}}]
+)";
+  Interner in;
+  ManualClock clock;
+  RuleSet old_set = test::load(in, before);
+  Engine old_engine(old_set, in, clock);
+  std::vector<Decision> out;
+  old_engine.process(test::make_event(in, {{"alertname", "PortDown"}, {"device", "sw1"}}), out);
+  ASSERT_EQ(out.size(), 1u);
+  for (const char* id : {"a", "b"})
+    old_engine.process(test::make_event(in, {{"alertname", "Flap"}, {"device", "sw1"}, {"id", id}}),
+                       out);
+  ASSERT_EQ(out.size(), 1u);
+
+  RuleSet new_set = test::load(in, after);
+  Engine engine(new_set, in, clock);
+  EXPECT_EQ(engine.adopt_state(old_engine), 1u);  // bounce; flaps changed
+  EXPECT_EQ(old_engine.groups_tracked(), 0u);
+  out.clear();
+  // A different alert for the same group: still throttled (state kept).
+  engine.process(test::make_event(in, {{"alertname", "PortDown"}, {"device", "sw1"}, {"if", "2"}}),
+                 out);
+  EXPECT_TRUE(out.empty());
+  engine.process(test::make_event(in, {{"alertname", "PortDown"}, {"device", "sw2"}}), out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(new_set.rules[out[0].rule].name, "bounce");
+  // flaps changed: its window starts empty, so 3 new alerts are not yet 4.
+  out.clear();
+  for (const char* id : {"c", "d", "e"})
+    engine.process(test::make_event(in, {{"alertname", "Flap"}, {"device", "sw1"}, {"id", id}}),
+                   out);
+  EXPECT_TRUE(out.empty());
+}
+
+}  // namespace
+}  // namespace aiopsd::rules
