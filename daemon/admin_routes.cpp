@@ -39,8 +39,12 @@ std::string_view query_param(std::string_view target, std::string_view name) {
 }  // namespace
 
 AdminRoutes::AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Metrics& metrics,
-                         HttpHandler& next)
-    : approvals_(approvals), gate_(gate), metrics_(metrics), next_(next) {}
+                         HttpHandler& next, std::function<std::string()> reload)
+    : approvals_(approvals),
+      gate_(gate),
+      metrics_(metrics),
+      next_(next),
+      reload_(std::move(reload)) {}
 
 HttpResponse AdminRoutes::body_too_large(const HttpRequest& header_only, std::uint64_t limit) {
   return next_.body_too_large(header_only, limit);
@@ -63,6 +67,13 @@ HttpResponse AdminRoutes::error(const HttpRequest& req, http::status status, std
 
 HttpResponse AdminRoutes::handle(HttpRequest& req) {
   const std::string_view path = path_of(req.target());
+  if (path == "/-/reload") {
+    if (req.method() != http::verb::post)
+      return error(req, http::status::method_not_allowed, "method_not_allowed", "use POST");
+    const std::string errors = reload_ ? reload_() : "reload is not available";
+    if (!errors.empty()) return error(req, http::status::bad_request, "invalid_config", errors);
+    return reply(req, http::status::ok, R"({"status":"success"})");
+  }
   if (path == kApprovals || path.starts_with(std::string(kApprovals) + "/"))
     return approvals(req, path.substr(kApprovals.size()));
   if (path == kAutomation || path.starts_with(std::string(kAutomation) + "/"))

@@ -1,9 +1,13 @@
 #pragma once
-// Operator routes under /api/v1/: approvals (list, show, approve, deny), the
-// automation kill switch (pause, resume, status) and breaker resets. Any
-// other path goes to the next handler (the alert routes).
+// Operator routes: under /api/v1/, approvals (list, show, approve, deny), the
+// automation kill switch (pause, resume, status) and breaker resets; and
+// POST /-/reload (as Prometheus and Alertmanager have it). Any other path
+// goes to the next handler (the alert routes).
 //
 // Runs on the HTTP io thread.
+
+#include <functional>
+#include <string>
 
 #include "daemon/approvals.hpp"
 #include "daemon/http_server.hpp"
@@ -14,7 +18,9 @@ namespace aiopsd::daemon {
 
 class AdminRoutes final : public HttpHandler {
  public:
-  AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Metrics& metrics, HttpHandler& next);
+  // `reload` re-reads the config and returns its errors (empty: accepted).
+  AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Metrics& metrics, HttpHandler& next,
+              std::function<std::string()> reload);
 
   HttpResponse handle(HttpRequest& request) override;
   HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) override;
@@ -32,6 +38,7 @@ class AdminRoutes final : public HttpHandler {
   SafetyGate& gate_;
   Metrics& metrics_;
   HttpHandler& next_;
+  std::function<std::string()> reload_;
 };
 
 }  // namespace aiopsd::daemon

@@ -52,15 +52,27 @@ class RuleMetrics final : public rules::EngineObserver {
 }  // namespace
 
 struct App::Impl {
-  std::unique_ptr<Config> config;
+  std::shared_ptr<Config> config;  // the startup config: listener, Kafka, state, audit, safety
   AppOptions options;
   rules::SystemClock system_clock;
   const rules::Clock& clock;
   Metrics metrics;
   EventQueue queue;
-  RuleMetrics rule_metrics;
   std::unique_ptr<AuditLog> audit;
-  std::unique_ptr<rules::Engine> engine;
+  // What a reload replaces, as one unit: handed to the engine thread, which
+  // carries the correlation state over and swaps it in between batches.
+  struct Generation {
+    std::shared_ptr<const Config> config;
+    std::unique_ptr<RuleMetrics> rule_metrics;
+    std::unique_ptr<rules::Engine> engine;
+    std::shared_ptr<ActionRunner> runner;
+  };
+  Generation gen;     // the engine thread's
+  std::mutex gen_mu;  // guards pending, retired and the runner pointer below
+  std::optional<Generation> pending;
+  std::vector<Generation> retired;  // kept until their actions in flight finish
+  std::shared_ptr<ActionRunner> runner;
+  std::mutex reload_mu;  // one reload at a time
 
   asio::io_context http_io;
   asio::io_context ssh_io;
@@ -71,7 +83,6 @@ struct App::Impl {
   Escalations escalations{metrics};
   std::unique_ptr<SafetyGate> gate;
   std::unique_ptr<ApprovalBook> approvals;
-  std::unique_ptr<ActionRunner> runner;
   std::unique_ptr<AlertRoutes> routes;
   std::unique_ptr<AdminRoutes> admin_routes;
   // Expires undecided approvals; its own stop flag, stopped before the runners.
@@ -100,7 +111,45 @@ struct App::Impl {
         options(o),
         clock(o.clock ? *o.clock : system_clock),
         queue(config->engine.queue_capacity),
-        rule_metrics(config->rules, metrics) {}
+        config_reload_ok(metrics.config_reload_successful.Add({})),
+        config_reload_time(metrics.config_reload_timestamp.Add({})) {}
+
+  prometheus::Gauge& config_reload_ok;
+  prometheus::Gauge& config_reload_time;
+
+  std::shared_ptr<ActionRunner> current_runner() {
+    std::lock_guard lock(gen_mu);
+    return runner;
+  }
+  std::size_t actions_in_flight() {
+    std::lock_guard lock(gen_mu);
+    std::size_t n = runner ? runner->in_flight() : 0;
+    for (const auto& g : retired) n += g.runner->in_flight();
+    return n;
+  }
+  Generation make_generation(std::shared_ptr<const Config> cfg) {
+    Generation g;
+    g.config = std::move(cfg);
+    g.rule_metrics = std::make_unique<RuleMetrics>(g.config->rules, metrics);
+    g.engine = std::make_unique<rules::Engine>(g.config->rules, *g.config->interner, clock,
+                                               g.rule_metrics.get());
+    g.runner = std::make_shared<ActionRunner>(*g.config, *executor, *audit, metrics, *gate,
+                                              *approvals, escalations);
+    return g;
+  }
+  // On the engine thread, between batches.
+  void swap_in_pending() {
+    std::lock_guard lock(gen_mu);
+    if (!pending) return;
+    const std::size_t kept = pending->engine->adopt_state(*gen.engine);
+    log::info("config", "reloaded: {} rules, {} kept their correlation state",
+              pending->config->rules.rules.size(), kept);
+    retired.push_back(std::move(gen));
+    gen = std::move(*pending);
+    pending.reset();
+    runner = gen.runner;
+    std::erase_if(retired, [](const Generation& g) { return g.runner->in_flight() == 0; });
+  }
 
   // One place decides where a decision goes, whichever thread made it.
   void on_decided(const Approval& a) {
@@ -108,7 +157,7 @@ struct App::Impl {
     metrics.approvals_pending.Set(static_cast<double>(approvals->pending()));
     escalations.approval(a);
     if (a.origin == Approval::Origin::kRule) {
-      runner->decided(a);
+      current_runner()->decided(a);
     } else if (intents) {
       intents->decided(a);
     } else {
@@ -124,13 +173,14 @@ struct App::Impl {
     for (;;) {
       batch.clear();
       bool open = queue.pop_some(batch, 256, options.tick_interval);
-      for (const auto& e : batch) engine->process(e, decisions);
+      swap_in_pending();
+      for (const auto& e : batch) gen.engine->process(e, decisions);
       if (std::chrono::steady_clock::now() >= next_tick) {
-        engine->tick(decisions);
-        engine->expire_idle_state();
+        gen.engine->tick(decisions);
+        gen.engine->expire_idle_state();
         next_tick = std::chrono::steady_clock::now() + options.tick_interval;
       }
-      for (const auto& d : decisions) runner->run(d);
+      for (const auto& d : decisions) gen.runner->run(d);
       decisions.clear();
       metrics.event_queue_depth.Set(static_cast<double>(queue.size()));
       queue.mark_done();
@@ -194,7 +244,7 @@ void App::start_kafka() {
   s.producer = kafka::Producer::create(cc, error);
   if (!s.producer) throw std::runtime_error("kafka producer: " + error);
   s.escalations.attach(s.producer.get(), k.topics.escalations);
-  s.intents = std::make_unique<IntentService>(cfg, *s.executor, *s.audit, s.metrics, *s.state,
+  s.intents = std::make_unique<IntentService>(s.config, *s.executor, *s.audit, s.metrics, *s.state,
                                               *s.producer, *s.approvals, s.escalations);
   s.intents->report_interrupted();
   std::vector<std::string> topics{k.topics.intents};
@@ -264,7 +314,6 @@ void App::start() {
     }
   }
   s.audit = std::make_unique<AuditLog>(cfg.audit_path);
-  s.engine = std::make_unique<rules::Engine>(cfg.rules, *cfg.interner, s.clock, &s.rule_metrics);
   ssh::ExecutorOptions eo;
   eo.max_sessions = cfg.ssh.max_sessions;
   eo.on_active_sessions = [m = &s.metrics](std::size_t n) {
@@ -278,15 +327,20 @@ void App::start() {
         std::clamp<std::chrono::seconds>(cfg.state.retention / 100, std::chrono::seconds(1),
                                          std::chrono::minutes(10))});
   } else {
-    log::warn("approval", "no state.path: pending approvals are kept in memory only");
+    log::info("approval", "no state.path: pending approvals would be kept in memory only");
   }
   s.gate = std::make_unique<SafetyGate>(cfg.safety, s.metrics);
   s.approvals = std::make_unique<ApprovalBook>(
       s.state.get(), ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes},
       [&s](const Approval& a) { s.on_decided(a); });
   s.metrics.approvals_pending.Set(static_cast<double>(s.approvals->pending()));
-  s.runner = std::make_unique<ActionRunner>(cfg, *s.executor, *s.audit, s.metrics, *s.gate,
-                                            *s.approvals, s.escalations);
+  s.gen = s.make_generation(s.config);
+  s.runner = s.gen.runner;
+  s.config_reload_ok.Set(1);
+  s.config_reload_time.Set(
+      static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()));
   alertmanager::DecodeLimits limits;
   limits.max_labels = cfg.engine.max_labels;
   s.ssh_thread = std::thread([&s] {
@@ -302,7 +356,8 @@ void App::start() {
   ho.max_body_bytes = cfg.server.max_body_bytes;
   ho.read_timeout = cfg.server.read_timeout;
   ho.idle_timeout = cfg.server.idle_timeout;
-  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, s.metrics, *s.routes);
+  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, s.metrics, *s.routes,
+                                                 [this] { return reload(); });
   s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.admin_routes);
   s.port = s.server->start();
 
@@ -336,7 +391,7 @@ void App::stop() {
   if (!s.running.exchange(false)) return;
   if (s.options.notify_systemd) sd_notify(0, "STOPPING=1");
   log::info("daemon", "stopping: draining {} queued events and {} actions in flight",
-            s.queue.size(), s.runner->in_flight());
+            s.queue.size(), s.actions_in_flight());
   s.server->stop();
   s.http_work.reset();
   s.http_thread.join();  // returns once every connection is closed
@@ -350,17 +405,82 @@ void App::stop() {
   s.queue.close();
   s.engine_thread.join();
   auto deadline = std::chrono::steady_clock::now() + s.options.drain_timeout;
-  while (s.runner->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (s.actions_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (s.runner->in_flight() > 0) {
+  if (s.actions_in_flight() > 0) {
     log::warn("daemon", "drain timeout: {} actions still in flight are abandoned",
-              s.runner->in_flight());
+              s.actions_in_flight());
   }
   s.ssh_work.reset();
   s.ssh_io.stop();
   s.ssh_thread.join();
   log::info("daemon", "stopped");
+}
+
+namespace {
+
+// Settings a running daemon cannot change: the reloaded config keeps the
+// running values, and a warning names what needs a restart.
+void keep_running_values(Config& next, const Config& running) {
+  std::vector<std::string> changed;
+  auto keep = [&](auto& field, const auto& now, std::string_view name) {
+    if (!(field == now)) changed.emplace_back(name);
+    field = now;
+  };
+  keep(next.server.address, running.server.address, "server.listen");
+  keep(next.server.port, running.server.port, "server.listen");
+  keep(next.audit_path, running.audit_path, "audit.path");
+  keep(next.state.path, running.state.path, "state");
+  keep(next.engine.queue_capacity, running.engine.queue_capacity, "engine.queue_capacity");
+  keep(next.engine.max_labels, running.engine.max_labels, "engine.max_labels");
+  keep(next.ssh.max_sessions, running.ssh.max_sessions, "ssh.max_sessions");
+  if (next.kafka.enabled != running.kafka.enabled || next.kafka.brokers != running.kafka.brokers ||
+      next.kafka.group_id != running.kafka.group_id)
+    changed.emplace_back("kafka");
+  next.kafka = running.kafka;
+  if (next.safety.limits.size() != running.safety.limits.size() ||
+      next.safety.maintenance.size() != running.safety.maintenance.size() ||
+      next.safety.paused != running.safety.paused)
+    changed.emplace_back("safety");
+  next.safety = running.safety;
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  for (const auto& c : changed)
+    log::warn("config", "reload: {} changed; it takes effect at the next restart", c);
+}
+
+}  // namespace
+
+std::string App::reload() {
+  Impl& s = *impl_;
+  std::lock_guard serial(s.reload_mu);
+  if (!s.running) return "not running";
+  rules::ConfigErrors errors(s.config->path);
+  auto next = load_config(s.config->path, errors, s.config->interner);
+  if (!next) {
+    s.config_reload_ok.Set(0);
+    log::error("config", "reload rejected; the running config stays in force:\n{}",
+               errors.to_string());
+    return errors.to_string();
+  }
+  keep_running_values(*next, *s.config);
+  std::shared_ptr<const Config> cfg = std::move(next);
+  Impl::Generation g = s.make_generation(cfg);
+  {
+    std::lock_guard lock(s.gen_mu);
+    s.pending = std::move(g);  // a pending one not yet swapped in is replaced
+  }
+  if (s.intents) s.intents->set_config(cfg);
+  log::set_level(cfg->log_level);
+  s.config_reload_ok.Set(1);
+  s.config_reload_time.Set(
+      static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()));
+  log::info("config", "reload of {} accepted: {} rules, {} catalog actions, {} devices", cfg->path,
+            cfg->rules.rules.size(), cfg->catalog.actions().size(), cfg->devices.size());
+  return {};
 }
 
 std::uint16_t App::http_port() const { return impl_->port; }
@@ -371,7 +491,7 @@ Metrics& App::metrics() { return impl_->metrics; }
 bool App::wait_idle(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (impl_->queue.idle() && impl_->runner->in_flight() == 0 &&
+    if (impl_->queue.idle() && impl_->actions_in_flight() == 0 &&
         (!impl_->intents || impl_->intents->in_flight() == 0))
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -40,6 +40,15 @@ class App {
   // drain_timeout), then stops every thread. Idempotent.
   void stop();
 
+  // Re-reads the config file and its rules and catalogs, atomically: a file
+  // that fails validation changes nothing (the error is logged, returned and
+  // aiopsd_config_last_reload_successful drops to 0). Rules, catalog, devices,
+  // command policy, output redaction and log level take effect; unchanged
+  // rules keep their correlation state; queued events are not lost. Listener,
+  // Kafka, state, audit and safety settings need a restart (a warning says so).
+  // Thread-safe. Returns the errors, empty on success.
+  std::string reload();
+
   std::uint16_t http_port() const;
   bool ready() const;
   const Config& config() const;

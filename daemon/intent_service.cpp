@@ -18,6 +18,8 @@ namespace json = boost::json;
 using Clock = std::chrono::system_clock;
 
 struct IntentService::Job {
+  // The config it was checked against: a reload does not change it midway.
+  std::shared_ptr<const Config> config;
   rules::Intent intent;
   std::string raw_id;          // best-effort id of an undecodable message
   std::string_view raw_value;  // the message bytes; valid during handle() only
@@ -63,10 +65,12 @@ IntentService::Outcome expired(const IntentService::Job& job) {
 
 }  // namespace
 
-IntentService::IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
-                             Metrics& metrics, StateStore& state, kafka::Producer& producer,
-                             ApprovalBook& approvals, Escalations& escalations)
-    : config_(config),
+IntentService::IntentService(std::shared_ptr<const Config> config, ssh::SshExecutor& executor,
+                             AuditLog& audit, Metrics& metrics, StateStore& state,
+                             kafka::Producer& producer, ApprovalBook& approvals,
+                             Escalations& escalations)
+    : config_(*config),
+      current_(std::move(config)),
       executor_(executor),
       audit_(audit),
       metrics_(metrics),
@@ -131,8 +135,19 @@ void IntentService::report_interrupted() {
   }
 }
 
+void IntentService::set_config(std::shared_ptr<const Config> config) {
+  std::lock_guard lock(config_mu_);
+  current_ = std::move(config);
+}
+
+std::shared_ptr<const Config> IntentService::current() const {
+  std::lock_guard lock(config_mu_);
+  return current_;
+}
+
 void IntentService::handle(const kafka::Message& m, std::function<void()> done) {
   auto job = std::make_shared<Job>();
+  job->config = current();
   job->topic = std::string(m.topic);
   job->partition = m.partition;
   job->offset = m.offset;
@@ -187,27 +202,28 @@ void IntentService::handle(const kafka::Message& m, std::function<void()> done) 
 
 void IntentService::execute(const std::shared_ptr<Job>& job) {
   const rules::Intent& in = job->intent;
-  const rules::CatalogAction* action = config_.catalog.find(in.action);
+  const rules::CatalogAction* action = job->config->catalog.find(in.action);
   if (!action) {
     return reject(
         job, "unknown_action", "action",
         fmt::format("action: {} is not in the action catalog", rules::quote_value(in.action)),
         true);
   }
-  job->device = config_.find_device(in.device);
+  job->device = job->config->find_device(in.device);
   if (!job->device || job->device->ssh.name != in.device) {
     return reject(
         job, "unknown_device", "target.device",
         fmt::format("target.device: {} is not in the inventory", rules::quote_value(in.device)),
         true);
   }
-  auto resolved = config_.catalog.resolve(
-      *action, in.params, [this](std::string_view n) { return config_.find_device(n) != nullptr; });
+  auto resolved = job->config->catalog.resolve(*action, in.params, [&job](std::string_view n) {
+    return job->config->find_device(n) != nullptr;
+  });
   if (auto* err = std::get_if<rules::ActionError>(&resolved)) {
     return reject(job, err->code, err->field, err->message, true);
   }
   job->commands = std::move(std::get<rules::ResolvedAction>(resolved).commands);
-  const rules::CommandPolicy& policy = action->policy ? *action->policy : config_.policy;
+  const rules::CommandPolicy& policy = action->policy ? *action->policy : job->config->policy;
   for (std::size_t i = 0; i < job->commands.size(); ++i) {
     if (auto why = policy.check(job->commands[i])) {
       return reject(job, "policy_violation", "action", fmt::format("commands[{}]: {}", i, *why),
@@ -215,7 +231,7 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
     }
   }
   if (in.deadline && Clock::now() > *in.deadline) return finish(job, expired(*job));
-  job->dry_run = in.dry_run || config_.engine.dry_run;
+  job->dry_run = in.dry_run || job->config->engine.dry_run;
   // A dry run sends nothing, so it needs no approval.
   if (action->approval == rules::Approval::kRequired && !job->dry_run) return hold(job);
   launch(job, *action);
@@ -267,6 +283,7 @@ void IntentService::publish_pending(const std::shared_ptr<Job>& job, const Appro
 
 void IntentService::decided(const Approval& a) {
   auto job = std::make_shared<Job>();
+  job->config = current();
   job->intent.intent_id = a.intent_id;
   job->intent.action = a.action;
   job->intent.device = a.device;
@@ -276,7 +293,7 @@ void IntentService::decided(const Approval& a) {
   job->received_at = a.created_at;
   job->received_steady = std::chrono::steady_clock::now();
   job->commands = a.commands;
-  job->device = config_.find_device(a.device);
+  job->device = job->config->find_device(a.device);
   ++*in_flight_;
   if (a.status != Approval::Status::kApproved) {
     const bool denied = a.status == Approval::Status::kDenied;
@@ -287,7 +304,7 @@ void IntentService::decided(const Approval& a) {
                                       : "no decision before the approval expired",
                                {}});
   }
-  const rules::CatalogAction* action = config_.catalog.find(a.action);
+  const rules::CatalogAction* action = job->config->catalog.find(a.action);
   if (!action || !job->device) {
     return finish(job, Outcome{"failed",
                                !action ? "unknown_action" : "unknown_device",
@@ -295,7 +312,7 @@ void IntentService::decided(const Approval& a) {
                                "the approved action or device is no longer configured",
                                {}});
   }
-  const rules::CommandPolicy& policy = action->policy ? *action->policy : config_.policy;
+  const rules::CommandPolicy& policy = action->policy ? *action->policy : job->config->policy;
   for (std::size_t i = 0; i < job->commands.size(); ++i) {
     if (auto why = policy.check(job->commands[i])) {
       return finish(job, Outcome{"rejected",
@@ -340,7 +357,7 @@ void IntentService::launch(const std::shared_ptr<Job>& job,
   };
   executor_.submit(
       job->device->ssh, job->commands,
-      limits_with(config_.ssh.limits, action->timeout, action->output_limit),
+      limits_with(job->config->ssh.limits, action->timeout, action->output_limit),
       [this, job, action](const ssh::ExecResult& r) {
         if (job->expired_in_queue) {
           return finish(job, expired(*job));
@@ -354,7 +371,7 @@ void IntentService::launch(const std::shared_ptr<Job>& job,
                                      {}});
         }
         Outcome o{"succeeded", "", "", "", {}};
-        collect_outputs(r, config_.output_filter, action->redact ? &*action->redact : nullptr,
+        collect_outputs(r, job->config->output_filter, action->redact ? &*action->redact : nullptr,
                         o.commands);
         if (auto failure = failure_of(r)) {
           o.status = "failed";

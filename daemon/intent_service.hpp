@@ -40,9 +40,11 @@ namespace aiopsd::daemon {
 
 class IntentService {
  public:
-  IntentService(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics,
-                StateStore& state, kafka::Producer& producer, ApprovalBook& approvals,
-                Escalations& escalations);
+  // `config` is the startup config: its Kafka settings stay for the process's
+  // life; set_config() swaps in reloaded catalogs, devices and policies.
+  IntentService(std::shared_ptr<const Config> config, ssh::SshExecutor& executor, AuditLog& audit,
+                Metrics& metrics, StateStore& state, kafka::Producer& producer,
+                ApprovalBook& approvals, Escalations& escalations);
   ~IntentService();
 
   // Publishes and stores `interrupted` for every intent an earlier process
@@ -51,6 +53,8 @@ class IntentService {
   // One message of the intents topic. `done` runs exactly once, on any thread.
   void handle(const kafka::Message& message, std::function<void()> done);
   std::size_t in_flight() const { return in_flight_->load(); }
+  // A reload: intents consumed from now on are checked against `config`.
+  void set_config(std::shared_ptr<const Config> config);
   // An intent held for approval was decided: run it, or answer why not. Any thread.
   void decided(const Approval& approval);
 
@@ -76,7 +80,11 @@ class IntentService {
   void resolve_counters();
   prometheus::Counter& intents_counter(const std::string& action, std::string_view status);
 
-  const Config& config_;
+  std::shared_ptr<const Config> current() const;
+
+  const Config& config_;  // the startup config (Kafka settings); outlives this
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const Config> current_;
   ssh::SshExecutor& executor_;
   AuditLog& audit_;
   Metrics& metrics_;

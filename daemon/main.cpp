@@ -82,6 +82,7 @@ int run(const std::string& path) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   App app(std::move(cfg));
@@ -92,7 +93,12 @@ int run(const std::string& path) {
     return 1;
   }
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) {
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) break;
+    aiopsd::daemon::log::info("daemon", "received SIGHUP: reloading {}", path);
+    app.reload();  // logs and counts the outcome; the running config stays on failure
+  }
   aiopsd::daemon::log::info("daemon", "received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   app.stop();
   return 0;

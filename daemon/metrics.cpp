@@ -90,6 +90,14 @@ Metrics::Metrics()
                     .Name("aiopsd_approvals_total")
                     .Help("Approval decisions by outcome (approved, denied, expired)")
                     .Register(*registry)),
+      config_reload_successful(BuildGauge()
+                                   .Name("aiopsd_config_last_reload_successful")
+                                   .Help("1 if the last config (re)load succeeded, 0 if rejected")
+                                   .Register(*registry)),
+      config_reload_timestamp(BuildGauge()
+                                  .Name("aiopsd_config_last_reload_success_timestamp_seconds")
+                                  .Help("When the config in force was loaded (Unix seconds)")
+                                  .Register(*registry)),
       actions_held(BuildCounter()
                        .Name("aiopsd_actions_held_total")
                        .Help("Actions held as pending approvals, by reason")

@@ -64,6 +64,29 @@ rules: [rules.yaml]
   ASSERT_TRUE(wait_for_port(port, std::chrono::seconds(1)));  // ready means listening
 
   HttpClient c(port);
+  // SIGHUP reloads: a rule added to the file takes effect, and a broken file
+  // is refused while the daemon keeps running.
+  dir.write("rules.yaml", R"(rules:
+  - name: note
+    match: {alertname: Note}
+    actions: [{log: {message: "noted {{ labels.id }}"}}]
+  - name: added
+    match: {alertname: Added}
+    actions: [{log: {message: "added by reload"}}]
+)");
+  ::kill(daemon.pid(), SIGHUP);
+  ASSERT_TRUE(eventually([&] { return daemon.log().find("reload of") != std::string::npos; }))
+      << daemon.log();
+  ASSERT_EQ(c.post("/api/v2/alerts", R"([{"labels":{"alertname":"Added"}}])").status, 200u);
+  ASSERT_TRUE(eventually([&] { return daemon.log().find("added by reload") != std::string::npos; }))
+      << daemon.log();
+  dir.write("rules.yaml", "rules: [");
+  ::kill(daemon.pid(), SIGHUP);
+  ASSERT_TRUE(eventually([&] { return daemon.log().find("reload rejected") != std::string::npos; }))
+      << daemon.log();
+  EXPECT_NE(c.get("/metrics").body.find("aiopsd_config_last_reload_successful 0"),
+            std::string::npos);
+
   std::string batch = "[";
   for (int i = 0; i < 200; ++i)
     batch += fmt::format(R"({}{{"labels":{{"alertname":"Note","id":"n{}"}}}})", i ? "," : "", i);
@@ -78,7 +101,7 @@ rules: [rules.yaml]
   notify.drain(notes);
   EXPECT_NE(notes.find("STOPPING=1"), std::string::npos);
   // Every accepted alert was processed before exit.
-  EXPECT_EQ(read_audit(dir.file("audit.log")).size(), 200u);
+  EXPECT_EQ(read_audit(dir.file("audit.log")).size(), 201u);  // and the Added one
   EXPECT_NE(daemon.log().find("level=info comp=daemon msg=\"stopped\""), std::string::npos)
       << daemon.log();
 }
