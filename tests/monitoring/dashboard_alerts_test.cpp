@@ -137,7 +137,7 @@ TEST(Dashboard, IsImportableAndEveryQueryIsScopedToJobAndInstance) {
     }
   };
   walk(d.at("panels").as_array());
-  EXPECT_EQ(panels, 18u);
+  EXPECT_EQ(panels, 25u);
 }
 
 // ---- promtool ----
@@ -155,7 +155,7 @@ TEST(AlertRules, PromtoolAcceptsTheFileAndRejectsABrokenCopy) {
   std::string output;
   EXPECT_EQ(promtool_check_rules(std::string(AIOPSD_SOURCE_DIR) + "/" + kAlertsPath, output), 0)
       << output;
-  EXPECT_NE(output.find("SUCCESS: 6 rules found"), std::string::npos) << output;
+  EXPECT_NE(output.find("SUCCESS: 10 rules found"), std::string::npos) << output;
 
   std::string broken = read_source(kAlertsPath);
   const std::string good = R"(expr: up{job="aiopsd"} == 0)";
@@ -192,8 +192,11 @@ kafka:
   brokers: embedded
   embedded_partitions: 1
   group_id: aiopsd-monitoring-test
-  topics: {intents: intents, results: results, dead_letter: dlq, alerts: alerts}
-state: {path: intents.journal}
+  topics: {intents: intents, results: results, dead_letter: dlq, alerts: alerts,
+           approvals: approvals, escalations: escalations}
+state: {path: state}
+safety:
+  limits: [{scope: "rule:bounce", max_actions: 1, window: 1h}]
 devices:
 )" + sshd.device_yaml("sw1");
 }
@@ -239,6 +242,18 @@ TEST(Dashboard, EveryExpressionParsesAndReturnsDataFromARealPrometheus) {
     "interface":"1/1/7"},"endsAt":"2099-01-01T00:00:00Z"}])";
   EXPECT_EQ(client.post("/api/v2/alerts", alert).status, 200u);  // match, ssh action
   EXPECT_EQ(client.post("/api/v2/alerts", alert).status, 200u);  // throttled
+  // Another port: over the rule's limit of 1, held; then denied.
+  EXPECT_EQ(client
+                .post("/api/v2/alerts", R"([{"labels":{"alertname":"InterfaceDown","device":"sw1",
+    "interface":"1/1/8"},"endsAt":"2099-01-01T00:00:00Z"}])")
+                .status,
+            200u);
+  ASSERT_TRUE(daemon.app().wait_idle(std::chrono::seconds(30)));
+  auto held = json::parse(client.get("/api/v1/approvals?status=pending").body);
+  ASSERT_EQ(held.at("approvals").as_array().size(), 1u);
+  const std::string id(held.at("approvals").as_array()[0].at("id").as_string());
+  EXPECT_EQ(client.post("/api/v1/approvals/" + id + "/deny", R"({"approver":"test"})").status,
+            200u);
   EXPECT_EQ(client.post("/api/v2/alerts", "{not json").status, 400u);
   EXPECT_EQ(client.post("/api/v2/alerts", R"([{"labels":{"alertname":7}}])").status, 400u);
   std::string error;
@@ -280,7 +295,7 @@ TEST(Dashboard, EveryExpressionParsesAndReturnsDataFromARealPrometheus) {
   const auto rules = promql::rule_exprs(read_source(kAlertsPath));
   for (const auto& e : rules) exprs.emplace_back(e, Need::kSelectors);
   ASSERT_GE(dashboard_count, 20u);
-  ASSERT_EQ(rules.size(), 6u);
+  ASSERT_EQ(rules.size(), 10u);
 
   // rate() needs two samples of a series that appeared at the last scrape:
   // give Prometheus (scraping every second) a few scrapes to catch up.
