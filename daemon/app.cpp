@@ -81,6 +81,7 @@ struct App::Impl {
   std::unique_ptr<ssh::SshExecutor> executor;
   std::unique_ptr<StateStore> state;  // when state.path is set
   Escalations escalations{metrics};
+  std::unique_ptr<WebhookSender> webhook;
   std::unique_ptr<SafetyGate> gate;
   std::unique_ptr<ApprovalBook> approvals;
   std::unique_ptr<AlertRoutes> routes;
@@ -196,14 +197,12 @@ std::string resolve_property(const std::string& name, const KafkaProperty& p) {
   if (!p.env.empty()) {
     const char* v = std::getenv(p.env.c_str());
     if (!v)
-      throw std::runtime_error(
-          fmt::format("kafka.properties.{}: environment variable {} is not set", name, p.env));
+      throw std::runtime_error(fmt::format("{}: environment variable {} is not set", name, p.env));
     return v;
   }
   if (!p.file.empty()) {
     std::ifstream in(p.file);
-    if (!in)
-      throw std::runtime_error(fmt::format("kafka.properties.{}: cannot read {}", name, p.file));
+    if (!in) throw std::runtime_error(fmt::format("{}: cannot read {}", name, p.file));
     std::string v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
     return v;
@@ -238,7 +237,8 @@ void App::start_kafka() {
   } else {
     cc.brokers = k.brokers;
   }
-  for (const auto& [name, p] : k.properties) cc.properties[name] = resolve_property(name, p);
+  for (const auto& [name, p] : k.properties)
+    cc.properties[name] = resolve_property("kafka.properties." + name, p);
 
   s.kafka_bootstrap = cc.brokers;
   s.producer = kafka::Producer::create(cc, error);
@@ -330,6 +330,12 @@ void App::start() {
     log::info("approval", "no state.path: pending approvals would be kept in memory only");
   }
   s.gate = std::make_unique<SafetyGate>(cfg.safety, s.metrics);
+  if (!cfg.safety.webhook_url.empty()) {
+    s.webhook = std::make_unique<WebhookSender>(
+        parse_webhook_url(cfg.safety.webhook_url),
+        resolve_property("safety.webhook.token", cfg.safety.webhook_token), s.metrics);
+    s.escalations.attach_webhook(s.webhook.get());
+  }
   s.approvals = std::make_unique<ApprovalBook>(
       s.state.get(), ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes},
       [&s](const Approval& a) { s.on_decided(a); });

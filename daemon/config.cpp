@@ -8,6 +8,7 @@
 #include <set>
 
 #include "connectors/alertmanager/rfc3339.hpp"
+#include "daemon/webhook_sender.hpp"
 
 namespace aiopsd::daemon {
 
@@ -348,10 +349,10 @@ void parse_maintenance(const YAML::Node& node, const std::string& path, SafetyCo
   s.maintenance.push_back(std::move(w));
 }
 
-void parse_safety(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
+void parse_safety(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("safety")) return;
   YamlMap m(top.node("safety"), "safety", errors,
-            {"paused", "approval_timeout", "four_eyes", "limits", "maintenance"});
+            {"paused", "approval_timeout", "four_eyes", "limits", "maintenance", "webhook"});
   if (!m.valid()) return;
   SafetyConfig& s = cfg.safety;
   if (auto p = m.boolean("paused")) s.paused = *p;
@@ -373,6 +374,24 @@ void parse_safety(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
   };
   each("limits", parse_breaker);
   each("maintenance", parse_maintenance);
+  if (m.has("webhook")) {
+    YamlMap wm(m.node("webhook"), m.child_path("webhook"), errors, {"url", "token"});
+    if (!wm.valid()) return;
+    s.webhook_url = wm.string("url", true).value_or("");
+    if (!s.webhook_url.empty() && parse_webhook_url(s.webhook_url).host.empty())
+      errors.add(wm.node("url"), wm.child_path("url"),
+                 fmt::format("'{}' is not an http://host[:port][/path] URL", s.webhook_url));
+    if (wm.has("token")) {
+      YamlMap tm(wm.node("token"), wm.child_path("token"), errors, {"env", "file"});
+      if (tm.valid() && tm.has("env") == tm.has("file")) {
+        errors.add(wm.node("token"), wm.child_path("token"),
+                   "expected exactly one of env or file (inline secrets are not allowed)");
+      } else if (tm.valid()) {
+        s.webhook_token.env = tm.string("env").value_or("");
+        if (auto f = tm.string("file")) s.webhook_token.file = resolve(base, *f);
+      }
+    }
+  }
 }
 
 // Breakers name rules: checked once the rules are loaded.
@@ -468,7 +487,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     for (const auto& f : top.string_list("rules")) cfg->rules_files.push_back(resolve(base, f));
     for (const auto& f : top.string_list("catalog")) cfg->catalog_files.push_back(resolve(base, f));
     parse_kafka(top, base, *cfg, local);
-    parse_safety(top, *cfg, local);
+    parse_safety(top, base, *cfg, local);
     if (top.has("state")) {
       YamlMap sm(top.node("state"), "state", local, {"path", "retention"});
       if (auto p = sm.string("path", true)) cfg->state.path = resolve(base, *p);

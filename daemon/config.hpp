@@ -102,6 +102,8 @@ struct SafetyConfig {
   bool four_eyes = true;  // a requester cannot approve their own request
   std::vector<BreakerConfig> limits;
   std::vector<MaintenanceWindow> maintenance;
+  std::string webhook_url;      // escalation records are POSTed here too
+  KafkaProperty webhook_token;  // a secret reference: env or file
 };
 
 struct DeviceConfig {

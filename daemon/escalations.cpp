@@ -32,6 +32,7 @@ void Escalations::breaker_opened(const SafetyGate::Hold& hold) {
 
 void Escalations::publish(std::string key, std::string doc) {
   log::info("escalation", "{}", doc);
+  if (webhook_) webhook_->post(doc);
   if (producer_ == nullptr || topic_.empty()) return;
   publish_until_acked(*producer_, metrics_, topic_, std::move(key), std::move(doc), {}, [] {});
 }

@@ -12,6 +12,7 @@
 #include "daemon/approvals.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/safety_gate.hpp"
+#include "daemon/webhook_sender.hpp"
 
 namespace aiopsd::daemon {
 
@@ -20,6 +21,7 @@ class Escalations {
   explicit Escalations(Metrics& metrics) : metrics_(metrics) {}
   // Until attached, records are only logged.
   void attach(kafka::Producer* producer, std::string topic);
+  void attach_webhook(WebhookSender* webhook) { webhook_ = webhook; }
 
   void approval(const Approval& a);  // pending, or decided
   void breaker_opened(const SafetyGate::Hold& hold);
@@ -29,6 +31,7 @@ class Escalations {
 
   Metrics& metrics_;
   kafka::Producer* producer_ = nullptr;
+  WebhookSender* webhook_ = nullptr;
   std::string topic_;
 };
 

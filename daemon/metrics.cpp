@@ -102,6 +102,10 @@ Metrics::Metrics()
                        .Name("aiopsd_actions_held_total")
                        .Help("Actions held as pending approvals, by reason")
                        .Register(*registry)),
+      webhook_failures(BuildCounter()
+                           .Name("aiopsd_escalation_webhook_failures_total")
+                           .Help("Escalation records the webhook could not deliver, by reason")
+                           .Register(*registry)),
       action_duration(action_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                       2.5, 5, 10, 30, 60})),

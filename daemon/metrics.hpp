@@ -38,10 +38,11 @@ struct Metrics {
   prometheus::Family<prometheus::Gauge>& circuit_open;
   prometheus::Family<prometheus::Gauge>& automation_paused_family;
   prometheus::Family<prometheus::Gauge>& approvals_pending_family;
-  prometheus::Family<prometheus::Counter>& approvals;     // {outcome}
+  prometheus::Family<prometheus::Counter>& approvals;  // {outcome}
   prometheus::Family<prometheus::Gauge>& config_reload_successful;
   prometheus::Family<prometheus::Gauge>& config_reload_timestamp;
-  prometheus::Family<prometheus::Counter>& actions_held;  // {reason}
+  prometheus::Family<prometheus::Counter>& actions_held;      // {reason}
+  prometheus::Family<prometheus::Counter>& webhook_failures;  // {reason}
 
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;

@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <mutex>
+#include <thread>
 
 #include "tests/daemon/daemon_under_test.hpp"
 #include "tests/harness/sshd_fixture.hpp"
@@ -45,6 +50,60 @@ std::string alert(const std::string& name, const std::string& device, const std:
       R"({{"labels":{{"alertname":"{}","device":"{}","interface":"{}"{}}},"endsAt":"2099-01-01T00:00:00Z"}})",
       name, device, iface, extra);
 }
+
+// A ChatOps bot's webhook endpoint: records each POST's body and Authorization.
+class WebhookReceiver {
+ public:
+  WebhookReceiver() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] {
+      for (;;) {
+        boost::asio::ip::tcp::socket socket(io_);
+        boost::beast::error_code ec;
+        acceptor_.accept(socket, ec);
+        if (ec || stop_) return;
+        boost::beast::flat_buffer buffer;
+        boost::beast::http::request<boost::beast::http::string_body> req;
+        boost::beast::http::read(socket, buffer, req, ec);
+        if (ec) continue;
+        {
+          std::lock_guard lock(mu_);
+          bodies_.push_back(req.body());
+          auth_.emplace_back(req[boost::beast::http::field::authorization]);
+        }
+        boost::beast::http::response<boost::beast::http::string_body> res{
+            boost::beast::http::status::ok, 11};
+        res.prepare_payload();
+        boost::beast::http::write(socket, res, ec);
+      }
+    });
+  }
+  ~WebhookReceiver() {
+    stop_ = true;
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket poke(io);
+    boost::beast::error_code ec;
+    poke.connect(acceptor_.local_endpoint(), ec);  // wakes accept()
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::vector<std::string> bodies() {
+    std::lock_guard lock(mu_);
+    return bodies_;
+  }
+  std::vector<std::string> auth() {
+    std::lock_guard lock(mu_);
+    return auth_;
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> bodies_;
+  std::vector<std::string> auth_;
+  std::thread thread_;
+};
 
 std::size_t pending(HttpClient& http) {
   auto r = http.request(verb::get, "/api/v1/approvals?status=pending");
@@ -123,6 +182,8 @@ safety:
 TEST(SafetyEndToEnd, KillSwitchMaintenanceAndRuleApprovalsHoldUntilReleased) {
   SshdFixture sshd;
   TempDir state;
+  WebhookReceiver hook;
+  ::setenv("AIOPSD_TEST_WEBHOOK_TOKEN", "hook-secret-123", 1);
   const std::string devices = "devices:\n" + sshd.device_yaml("prod1") + sshd.device_yaml("lab1") +
                               "    labels: {site: lab}\n";
   DaemonUnderTest daemon(devices + fmt::format(R"(catalog: [catalog.yaml]
@@ -130,8 +191,9 @@ state: {{path: {}}}
 safety:
   maintenance:
     - {{name: lab-upgrade, match: {{site: lab}}}}
+  webhook: {{url: "http://127.0.0.1:{}/hooks/aiopsd", token: {{env: AIOPSD_TEST_WEBHOOK_TOKEN}}}}
 )",
-                                               state.file("state")),
+                                               state.file("state"), hook.port()),
                          kRules, {}, {{"catalog.yaml", kCatalog}});
   HttpClient http(daemon.port());
   auto send = [&](const std::string& a) {
@@ -182,6 +244,16 @@ safety:
   EXPECT_EQ(daemon.metric(R"(aiopsd_actions_total{action="ssh",outcome="denied",rule="bounce"})"),
             1);
   EXPECT_EQ(pending(http), 1u);
+  // Every hold and decision also reached the webhook, with the bearer token.
+  ASSERT_TRUE(eventually([&] { return hook.bodies().size() >= 5; }, std::chrono::seconds(20)));
+  std::size_t pending_records = 0;
+  for (const auto& b : hook.bodies())
+    pending_records += json::parse(b).at("kind").as_string() == "approval_pending" ? 1 : 0;
+  EXPECT_EQ(pending_records, 3u);
+  for (const auto& a : hook.auth()) EXPECT_EQ(a, "Bearer hook-secret-123");
+  // The token is a secret: it never reaches the log or the audit log.
+  for (const auto& r : daemon.audit())
+    EXPECT_EQ(json::serialize(r).find("hook-secret-123"), std::string::npos);
 }
 
 }  // namespace
