@@ -16,7 +16,9 @@
 #include "daemon/alert_routes.hpp"
 #include "daemon/audit_log.hpp"
 #include "daemon/event_queue.hpp"
+#include "daemon/http_auth.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/http_tls.hpp"
 #include "daemon/intent_service.hpp"
 #include "daemon/kafka_ingest.hpp"
 #include "daemon/log.hpp"
@@ -262,8 +264,17 @@ void App::start() {
   ho.max_body_bytes = cfg.server.max_body_bytes;
   ho.read_timeout = cfg.server.read_timeout;
   ho.idle_timeout = cfg.server.idle_timeout;
+  ho.auth = std::make_shared<HttpAuth>(cfg.server.auth, s.metrics);
+  if (cfg.server.tls.enabled()) {
+    TlsError tls_error;
+    ho.tls = make_server_tls_context(cfg.server.tls, tls_error);
+    if (!ho.tls)
+      throw std::runtime_error(
+          fmt::format("server.tls.{}: {}", tls_error.field, tls_error.message));
+  }
   s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.routes);
   s.port = s.server->start();
+  log_listener_security(cfg.server);
 
   s.http_work.emplace(s.http_io.get_executor());
   s.engine_thread = std::thread([&s] {

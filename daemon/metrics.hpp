@@ -35,6 +35,7 @@ struct Metrics {
   prometheus::Family<prometheus::Histogram>& intent_duration_family;
   prometheus::Family<prometheus::Counter>& kafka_produce_errors_family;
   prometheus::Family<prometheus::Counter>& dead_letters;
+  prometheus::Family<prometheus::Counter>& http_auth_failures;
 
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;
