@@ -65,7 +65,7 @@ HttpResponse AdminRoutes::error(const HttpRequest& req, http::status status, std
                                    {"error", json::object{{"code", code}, {"message", message}}}}));
 }
 
-HttpResponse AdminRoutes::handle(HttpRequest& req) {
+HttpResponse AdminRoutes::handle(HttpRequest& req, const RequestContext& context) {
   const std::string_view path = path_of(req.target());
   if (path == "/-/reload") {
     if (req.method() != http::verb::post)
@@ -75,16 +75,17 @@ HttpResponse AdminRoutes::handle(HttpRequest& req) {
     return reply(req, http::status::ok, R"({"status":"success"})");
   }
   if (path == kApprovals || path.starts_with(std::string(kApprovals) + "/"))
-    return approvals(req, path.substr(kApprovals.size()));
+    return approvals(req, context, path.substr(kApprovals.size()));
   if (path == kAutomation || path.starts_with(std::string(kAutomation) + "/"))
     return automation(req, path.substr(kAutomation.size()));
   if (path.starts_with(kBreakers) && path.ends_with("/reset"))
     return reset_breaker(
         req, path.substr(kBreakers.size(), path.size() - kBreakers.size() - sizeof("/reset") + 1));
-  return next_.handle(req);
+  return next_.handle(req, context);
 }
 
-HttpResponse AdminRoutes::approvals(HttpRequest& req, std::string_view rest) {
+HttpResponse AdminRoutes::approvals(HttpRequest& req, const RequestContext& context,
+                                    std::string_view rest) {
   if (rest.empty() || rest == "/") {
     if (req.method() != http::verb::get)
       return error(req, http::status::method_not_allowed, "method_not_allowed", "use GET");
@@ -117,10 +118,11 @@ HttpResponse AdminRoutes::approvals(HttpRequest& req, std::string_view rest) {
     return error(req, http::status::not_found, "not_found", "expected approve or deny");
   if (req.method() != http::verb::post)
     return error(req, http::status::method_not_allowed, "method_not_allowed", "use POST");
-  return decide(req, id, verb == "approve");
+  return decide(req, context, id, verb == "approve");
 }
 
-HttpResponse AdminRoutes::decide(HttpRequest& req, std::string_view id, bool approve) {
+HttpResponse AdminRoutes::decide(HttpRequest& req, const RequestContext& context,
+                                 std::string_view id, bool approve) {
   boost::system::error_code ec;
   json::value body = json::parse(req.body(), ec);
   if (ec || !body.is_object())
@@ -142,7 +144,7 @@ HttpResponse AdminRoutes::decide(HttpRequest& req, std::string_view id, bool app
     return error(req, http::status::bad_request, "schema_violation",
                  "comment: a string of at most 1024 characters");
   auto d = approvals_.decide(id, approve, std::string_view(approver->get_string()),
-                             comment ? std::string_view(comment->get_string()) : "");
+                             comment ? std::string_view(comment->get_string()) : "", context.token);
   if (d.refusal) {
     switch (*d.refusal) {
       case ApprovalBook::Refusal::kNotFound:

@@ -22,12 +22,14 @@ class AdminRoutes final : public HttpHandler {
   AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Metrics& metrics, HttpHandler& next,
               std::function<std::string()> reload);
 
-  HttpResponse handle(HttpRequest& request) override;
+  HttpResponse handle(HttpRequest& request, const RequestContext& context) override;
   HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) override;
 
  private:
-  HttpResponse approvals(HttpRequest& request, std::string_view rest);
-  HttpResponse decide(HttpRequest& request, std::string_view id, bool approve);
+  HttpResponse approvals(HttpRequest& request, const RequestContext& context,
+                         std::string_view rest);
+  HttpResponse decide(HttpRequest& request, const RequestContext& context, std::string_view id,
+                      bool approve);
   HttpResponse automation(HttpRequest& request, std::string_view rest);
   HttpResponse reset_breaker(HttpRequest& request, std::string_view scope);
   HttpResponse reply(const HttpRequest& request, http::status status, std::string body);

@@ -2,7 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include "daemon/http_auth.hpp"
 #include "daemon/log.hpp"
+#include "daemon/version.hpp"
 
 namespace aiopsd::daemon {
 
@@ -24,8 +26,8 @@ std::string_view connector_of(std::string_view target) {
 // Route label for metrics: known paths only, so clients cannot mint series.
 std::string_view route_of(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-  for (std::string_view known :
-       {"/api/v2/alerts", "/webhook/alertmanager", "/metrics", "/healthz", "/readyz"}) {
+  for (std::string_view known : {"/api/v2/alerts", "/webhook/alertmanager", "/metrics", "/healthz",
+                                 "/readyz", "/api/v1/status"}) {
     if (target == known) return known;
   }
   return "other";
@@ -59,7 +61,31 @@ HttpResponse AlertRoutes::body_too_large(const HttpRequest& header_only, std::ui
                        header_only.version(), false);
 }
 
-HttpResponse AlertRoutes::handle(HttpRequest& req) {
+HttpResponse AlertRoutes::unauthorized(const HttpRequest& header_only, const AuthResult& result) {
+  auto res = HttpHandler::unauthorized(header_only, result);
+  count(route_of(header_only.target()), res.result_int());
+  return res;
+}
+
+HttpResponse AlertRoutes::status(const HttpRequest& req, const RequestContext& context) {
+  count("/api/v1/status", 200);
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+  boost::json::object body{{"version", kVersion},
+                           {"revision", kRevision},
+                           {"uptime_seconds", uptime.count()},
+                           {"tls", context.tls}};
+  // Who is asking, as later records will name them: the token's name.
+  if (context.token.empty()) {
+    body["token"] = nullptr;
+  } else {
+    body["token"] = context.token;
+  }
+  return json_response(http::status::ok, boost::json::serialize(body), req.version(),
+                       req.keep_alive());
+}
+
+HttpResponse AlertRoutes::handle(HttpRequest& req, const RequestContext& context) {
   std::string_view target = req.target();
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   const bool keep = req.keep_alive();
@@ -86,6 +112,11 @@ HttpResponse AlertRoutes::handle(HttpRequest& req) {
     res.body() = metrics_.serialize();
     res.prepare_payload();
     return res;
+  }
+  if (target == "/api/v1/status") {
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return method_not_allowed();
+    return status(req, context);
   }
   if (target == "/healthz" || target == "/readyz") {
     if (req.method() != http::verb::get && req.method() != http::verb::head)

@@ -19,7 +19,9 @@
 #include "daemon/audit_log.hpp"
 #include "daemon/escalations.hpp"
 #include "daemon/event_queue.hpp"
+#include "daemon/http_auth.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/http_tls.hpp"
 #include "daemon/intent_service.hpp"
 #include "daemon/kafka_ingest.hpp"
 #include "daemon/log.hpp"
@@ -362,10 +364,19 @@ void App::start() {
   ho.max_body_bytes = cfg.server.max_body_bytes;
   ho.read_timeout = cfg.server.read_timeout;
   ho.idle_timeout = cfg.server.idle_timeout;
+  ho.auth = std::make_shared<HttpAuth>(cfg.server.auth, s.metrics);
+  if (cfg.server.tls.enabled()) {
+    TlsError tls_error;
+    ho.tls = make_server_tls_context(cfg.server.tls, tls_error);
+    if (!ho.tls)
+      throw std::runtime_error(
+          fmt::format("server.tls.{}: {}", tls_error.field, tls_error.message));
+  }
   s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, s.metrics, *s.routes,
                                                  [this] { return reload(); });
   s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.admin_routes);
   s.port = s.server->start();
+  log_listener_security(cfg.server);
 
   s.http_work.emplace(s.http_io.get_executor());
   s.engine_thread = std::thread([&s] {
@@ -478,6 +489,8 @@ std::string App::reload() {
     s.pending = std::move(g);  // a pending one not yet swapped in is replaced
   }
   if (s.intents) s.intents->set_config(cfg);
+  // Tokens are re-read: rotating one is a reload. TLS certificates need a restart.
+  s.server->set_auth(std::make_shared<HttpAuth>(cfg->server.auth, s.metrics));
   log::set_level(cfg->log_level);
   s.config_reload_ok.Set(1);
   s.config_reload_time.Set(

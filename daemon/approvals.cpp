@@ -161,7 +161,8 @@ std::optional<Approval> ApprovalBook::hold(Approval a) {
 }
 
 ApprovalBook::Decision ApprovalBook::decide(std::string_view id, bool approve,
-                                            std::string_view approver, std::string_view comment) {
+                                            std::string_view approver, std::string_view comment,
+                                            std::string_view token) {
   Approval decided;
   {
     std::lock_guard lock(mu_);
@@ -174,7 +175,8 @@ ApprovalBook::Decision ApprovalBook::decide(std::string_view id, bool approve,
       return {a, Refusal::kSelfApproval};
     Approval next = a;
     next.status = approve ? Approval::Status::kApproved : Approval::Status::kDenied;
-    next.decided_by = std::string(approver);
+    next.decided_by =
+        token.empty() ? std::string(approver) : fmt::format("{} (token {})", approver, token);
     next.comment = std::string(comment);
     next.decided_at = Clock::now();
     // Durable before it runs: a crash after this never runs it twice.

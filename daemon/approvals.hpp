@@ -79,8 +79,10 @@ class ApprovalBook {
     std::optional<Approval> approval;  // set when decided
     std::optional<Refusal> refusal;
   };
+  // `token`: the name of the API token the request came with, if any; the
+  // record then says which token vouched for the approver.
   Decision decide(std::string_view id, bool approve, std::string_view approver,
-                  std::string_view comment);
+                  std::string_view comment, std::string_view token = {});
 
   // Expires every pending approval past its expiry; returns how many.
   std::size_t expire(Clock::time_point now);

@@ -1,13 +1,20 @@
 #include "daemon/config.hpp"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "connectors/alertmanager/rfc3339.hpp"
+#include "daemon/http_auth.hpp"
+#include "daemon/http_tls.hpp"
 #include "daemon/webhook_sender.hpp"
 
 namespace aiopsd::daemon {
@@ -53,10 +60,190 @@ std::string current_user() {
   return "root";
 }
 
-void parse_server(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
+constexpr std::size_t kMinTokenLength = 16;
+
+bool valid_token_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
+  }
+  return true;
+}
+
+// Reads a token from its reference; nullopt (and a located error) when it
+// cannot. The value never appears in an error.
+std::optional<std::string> read_token(const YamlMap& rm, const ApiToken& t, ConfigErrors& errors) {
+  std::string value;
+  if (!t.env.empty()) {
+    const char* v = std::getenv(t.env.c_str());
+    if (!v) {
+      errors.add(rm.node("env"), rm.child_path("env"),
+                 fmt::format("environment variable {} is not set", t.env));
+      return std::nullopt;
+    }
+    value = v;
+  } else {
+    std::ifstream in(t.file, std::ios::binary);
+    if (!in) {
+      errors.add(rm.node("file"), rm.child_path("file"),
+                 fmt::format("cannot read {}: {}", t.file, std::strerror(errno)));
+      return std::nullopt;
+    }
+    value.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // A file usually ends with a newline; surrounding blanks are never part of a token.
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!value.empty() && blank(value.back())) value.pop_back();
+  std::size_t lead = 0;
+  while (lead < value.size() && blank(value[lead])) ++lead;
+  value.erase(0, lead);
+  const std::string where = rm.path();
+  const YAML::Node at = rm.node(t.env.empty() ? "file" : "env");
+  auto fail = [&](std::string message) {
+    errors.add(at, where, std::move(message));
+    OPENSSL_cleanse(value.data(), value.size());
+    return std::nullopt;
+  };
+  if (value.size() < kMinTokenLength) {
+    return fail(fmt::format("token is shorter than {} characters", kMinTokenLength));
+  }
+  for (char c : value) {
+    if (std::iscntrl(static_cast<unsigned char>(c)) || c == ' ') {
+      return fail("token contains whitespace or control characters");
+    }
+  }
+  return value;
+}
+
+// server.auth: each token is read and hashed now, so `aiopsd check` and a
+// reload report a missing, weak or duplicated token at its place in the file.
+void parse_auth(const YamlMap& sm, const fs::path& base, AuthConfig& auth, ConfigErrors& errors) {
+  if (!sm.has("auth")) return;
+  YamlMap am(sm.node("auth"), "server.auth", errors, {"tokens", "metrics_public"});
+  if (!am.valid()) return;
+  if (auto v = am.boolean("metrics_public")) auth.metrics_public = *v;
+  const YAML::Node list = am.node("tokens");
+  if (!am.has("tokens") || !list.IsSequence() || list.size() == 0) {
+    errors.add(am.has("tokens") ? list : sm.node("auth"), am.child_path("tokens"),
+               "expected a non-empty list of tokens");
+    return;
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string tpath = fmt::format("server.auth.tokens[{}]", i);
+    const YAML::Node tn = list[i];
+    YamlMap tm(tn, tpath, errors, {"name", "token", "scopes"});
+    if (!tm.valid()) continue;
+    ApiToken t;
+    bool ok = true;
+    if (auto name = tm.string("name", true)) {
+      t.name = *name;
+      if (!valid_token_name(t.name)) {
+        errors.add(tm.node("name"), tm.child_path("name"),
+                   fmt::format("invalid token name '{}' (1 to 64 letters, digits, '.', '_', '-')",
+                               t.name));
+        ok = false;
+      } else if (!names.insert(t.name).second) {
+        errors.add(tm.node("name"), tm.child_path("name"),
+                   fmt::format("duplicate token name '{}'", t.name));
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (!tm.has("scopes")) {
+      errors.add(tn, tm.child_path("scopes"), "missing required field");
+      ok = false;
+    } else {
+      const auto scopes = tm.string_list("scopes");
+      if (scopes.empty() && tm.node("scopes").IsSequence()) {
+        errors.add(tm.node("scopes"), tm.child_path("scopes"), "expected at least one scope");
+        ok = false;
+      }
+      for (std::size_t j = 0; j < scopes.size(); ++j) {
+        if (scopes[j] == "ingest") {
+          t.scopes |= static_cast<std::uint8_t>(ApiScope::kIngest);
+        } else if (scopes[j] == "admin") {
+          t.scopes |= static_cast<std::uint8_t>(ApiScope::kAdmin);
+        } else if (scopes[j] == "read") {
+          t.scopes |= static_cast<std::uint8_t>(ApiScope::kRead);
+        } else {
+          errors.add(tm.node("scopes")[j], fmt::format("{}[{}]", tm.child_path("scopes"), j),
+                     fmt::format("unknown scope '{}' (expected ingest, admin or read)", scopes[j]));
+          ok = false;
+        }
+      }
+    }
+    const std::string token_path = tm.child_path("token");
+    if (!tm.has("token")) {
+      errors.add(tn, token_path, "missing required field");
+      continue;
+    }
+    const YAML::Node ref = tm.node("token");
+    if (ref.IsScalar()) {
+      errors.add(ref, token_path, "inline secrets are not allowed: use {env: VAR} or {file: PATH}");
+      continue;
+    }
+    YamlMap rm(ref, token_path, errors, {"env", "file"});
+    if (!rm.valid()) continue;
+    if (rm.has("env") == rm.has("file")) {
+      errors.add(ref, token_path, "expected exactly one of env or file");
+      continue;
+    }
+    t.env = rm.string("env").value_or("");
+    if (auto f = rm.string("file")) t.file = resolve(base, *f);
+    if (t.env.empty() && t.file.empty()) continue;  // a type error, reported
+    auto value = read_token(rm, t, errors);
+    if (!value) continue;
+    t.digest = token_digest(*value);
+    OPENSSL_cleanse(value->data(), value->size());
+    for (const ApiToken& other : auth.tokens) {
+      if (other.digest == t.digest) {
+        errors.add(ref, token_path, fmt::format("same token as '{}'", other.name));
+        ok = false;
+      }
+    }
+    if (ok) auth.tokens.push_back(std::move(t));
+  }
+}
+
+void parse_tls(const YamlMap& sm, const fs::path& base, TlsConfig& tls, ConfigErrors& errors) {
+  if (!sm.has("tls")) return;
+  YamlMap tm(sm.node("tls"), "server.tls", errors,
+             {"cert_file", "key_file", "client_ca_file", "min_version"});
+  if (!tm.valid()) return;
+  TlsConfig t;
+  auto cert = tm.string("cert_file", true);
+  auto key = tm.string("key_file", true);
+  t.client_ca_file = resolve(base, tm.string("client_ca_file").value_or(""));
+  if (auto v = tm.string("min_version")) {
+    if (*v == "1.2") {
+      t.min_version = TlsVersion::k1_2;
+    } else if (*v == "1.3") {
+      t.min_version = TlsVersion::k1_3;
+    } else {
+      errors.add(tm.node("min_version"), tm.child_path("min_version"),
+                 fmt::format("unsupported TLS version '{}' (expected \"1.2\" or \"1.3\")", *v));
+    }
+  }
+  if (!cert || !key) return;
+  t.cert_file = resolve(base, *cert);
+  t.key_file = resolve(base, *key);
+  // Loaded now, so a wrong path, a bad PEM or a key that does not match the
+  // certificate is a located config error rather than a failed start.
+  TlsError err;
+  if (!make_server_tls_context(t, err)) {
+    errors.add(tm.node(err.field), tm.child_path(err.field), err.message);
+    return;
+  }
+  tls = std::move(t);
+}
+
+void parse_server(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("server")) return;
   YamlMap m(top.node("server"), "server", errors,
-            {"listen", "max_body", "read_timeout", "idle_timeout"});
+            {"listen", "max_body", "read_timeout", "idle_timeout", "auth", "tls"});
   if (!m.valid()) return;
   if (auto listen = m.string("listen")) {
     auto colon = listen->rfind(':');
@@ -87,6 +274,8 @@ void parse_server(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
   if (auto v = m.size("max_body")) cfg.server.max_body_bytes = *v;
   if (auto v = m.duration("read_timeout")) cfg.server.read_timeout = *v;
   if (auto v = m.duration("idle_timeout")) cfg.server.idle_timeout = *v;
+  parse_auth(m, base, cfg.server.auth, errors);
+  parse_tls(m, base, cfg.server.tls, errors);
 }
 
 void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
@@ -460,7 +649,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
               {"server", "log", "audit", "engine", "ssh", "devices", "rules", "catalog", "kafka",
                "state", "safety"});
   if (top.valid()) {
-    parse_server(top, *cfg, local);
+    parse_server(top, base, *cfg, local);
     if (top.has("log")) {
       YamlMap lm(top.node("log"), "log", local, {"level"});
       if (auto lvl = lm.string("level")) {

@@ -2,6 +2,7 @@
 // Top-level daemon configuration: parsed from YAML into plain structs and
 // validated once at load; every error is reported as file:line:col: path: msg.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -21,12 +22,48 @@ namespace aiopsd::daemon {
 
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
 
+// Scopes of an API token, a bit set (server.auth.tokens[].scopes). `admin`
+// implies `read`; nothing implies `ingest`.
+enum class ApiScope : std::uint8_t { kIngest = 1, kAdmin = 2, kRead = 4 };
+
+// SHA-256 of a token: the only form in which a token is kept after load.
+using TokenDigest = std::array<unsigned char, 32>;
+
+struct ApiToken {
+  std::string name;         // in logs, audit and approval records; never the value
+  std::uint8_t scopes = 0;  // ApiScope bits
+  TokenDigest digest{};
+  bool has(ApiScope s) const { return (scopes & static_cast<std::uint8_t>(s)) != 0; }
+  std::string env;   // where it was read from: environment variable
+  std::string file;  // or file
+};
+
+// server.auth: bearer tokens, by reference only. No tokens: no authentication.
+struct AuthConfig {
+  std::vector<ApiToken> tokens;
+  bool metrics_public = true;  // GET /metrics without a token
+  bool enabled() const { return !tokens.empty(); }
+};
+
+enum class TlsVersion : std::uint8_t { k1_2, k1_3 };
+
+// server.tls: no cert_file, no TLS.
+struct TlsConfig {
+  std::string cert_file;       // PEM certificate chain, leaf first
+  std::string key_file;        // PEM private key, unencrypted
+  std::string client_ca_file;  // set: client certificates required and verified (mTLS)
+  TlsVersion min_version = TlsVersion::k1_2;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 9095;
   std::uint64_t max_body_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds idle_timeout{75'000};
+  AuthConfig auth;
+  TlsConfig tls;
 };
 
 struct EngineConfig {

@@ -3,12 +3,16 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <type_traits>
 
+#include "daemon/http_auth.hpp"
 #include "daemon/log.hpp"
 
 namespace aiopsd::daemon {
@@ -28,41 +32,98 @@ HttpResponse json_response(http::status status, std::string body, unsigned versi
   return res;
 }
 
+HttpResponse HttpHandler::unauthorized(const HttpRequest& header_only, const AuthResult& result) {
+  return auth_failure_response(header_only, result);
+}
+
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, const HttpServerOptions& options, HttpHandler& handler)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+std::string_view path_of(std::string_view target) {
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  return target;
+}
 
-  void start() { read_header(); }
-  void close() {
+// What the server needs to close a session of either stream type on stop().
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close() = 0;
+};
+
+// One connection. `Stream` is beast::tcp_stream (plain) or
+// beast::ssl_stream<beast::tcp_stream> (TLS): the request cycle is the same,
+// only the handshake and the closing differ.
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+ public:
+  Session(tcp::socket socket, const HttpServerOptions& options,
+          HttpHandler& handler) requires(!kTls)
+      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+  Session(tcp::socket socket, asio::ssl::context& tls, const HttpServerOptions& options,
+          HttpHandler& handler) requires(kTls)
+      : stream_(std::move(socket), tls), options_(options), handler_(handler) {}
+
+  void start() {
+    if constexpr (kTls) {
+      lowest().expires_after(options_.read_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) {
+                                  // Old TLS versions, no or untrusted client certificates,
+                                  // plain HTTP on the TLS port.
+                                  log::debug("http", "TLS handshake with {} failed: {}",
+                                             self->peer_address(), ec.message());
+                                  return self->close();
+                                }
+                                self->read_header();
+                              });
+    } else {
+      read_header();
+    }
+  }
+  void close() override {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
   }
 
  private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   void read_header() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
     parser_->body_limit(options_.max_body_bytes);
-    stream_.expires_after(options_.idle_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    context_ = RequestContext{};
+    context_.tls = kTls;
+    lowest().expires_after(options_.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
   }
 
   void on_header(beast::error_code ec) {
-    // A Content-Length over the limit is caught here, before any body arrives.
-    if (ec == http::error::body_limit) return too_large();
-    if (ec) return fail(ec);
-    stream_.expires_after(options_.read_timeout);
+    // A Content-Length over the limit is caught when the header is complete,
+    // before any body arrives; authentication still comes first.
+    const bool over_limit = ec == http::error::body_limit;
+    if (ec && !over_limit) return fail(ec);
+    // Authentication sees the header only: an unauthenticated request gets
+    // neither "100 Continue" nor a read of its body.
+    if (options_.auth) {
+      const AuthResult result = options_.auth->check(parser_->get());
+      if (!result.allowed()) return reject(result);
+      if (result.token) context_.token = result.token->name;
+    }
+    if (over_limit) return too_large();
+    lowest().expires_after(options_.read_timeout);
     // curl sends "Expect: 100-continue" for bodies over 1 KiB and waits for it.
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       continue_.emplace(http::status::continue_, parser_->get().version());
       return http::async_write(stream_, *continue_,
-                               [self = shared_from_this()](beast::error_code e, std::size_t) {
+                               [self = this->shared_from_this()](beast::error_code e, std::size_t) {
                                  self->continue_.reset();
                                  if (e) return self->fail(e);
                                  self->read_body();
@@ -74,14 +135,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_body() {
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+        [self = this->shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
   }
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::body_limit) return too_large();
     if (ec) return fail(ec);
     HttpRequest req = parser_->release();
-    HttpResponse res = handler_.handle(req);
+    HttpResponse res = handler_.handle(req, context_);
     res.keep_alive(req.keep_alive() && res.keep_alive());
     write(std::move(res));
   }
@@ -93,11 +154,37 @@ class Session : public std::enable_shared_from_this<Session> {
     write(std::move(res));
   }
 
+  void reject(const AuthResult& result) {
+    HttpRequest header_only{parser_->get().base()};
+    const std::string peer = peer_address();
+    const std::string_view path = path_of(header_only.target());
+    // Never the Authorization header: only the outcome, the route and the token's name.
+    if (result.outcome == AuthOutcome::kMissing) {
+      log::debug("http", "{} {} from {}: no bearer token", header_only.method_string(), path, peer);
+    } else if (result.token) {
+      log::warn("http", "{} {} from {}: token '{}' lacks the {} scope", header_only.method_string(),
+                path, peer, result.token->name, to_string(result.access));
+    } else {
+      log::warn("http", "{} {} from {}: invalid bearer token", header_only.method_string(), path,
+                peer);
+    }
+    auto res = handler_.unauthorized(header_only, result);
+    res.keep_alive(false);
+    write(std::move(res));
+  }
+
+  std::string peer_address() {
+    beast::error_code ec;
+    auto ep = lowest().socket().remote_endpoint(ec);
+    if (ec) return "unknown";
+    return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+  }
+
   void write(HttpResponse res) {
     response_.emplace(std::move(res));
-    stream_.expires_after(options_.read_timeout);
+    lowest().expires_after(options_.read_timeout);
     http::async_write(stream_, *response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         bool keep = self->response_->keep_alive();
                         self->response_.reset();
                         if (ec) return self->fail(ec);
@@ -106,36 +193,46 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  // Half-closes, then discards what the client is still sending (an oversize
-  // body) for a bounded time, so it reads our answer instead of a reset.
+  // Ends the connection after an answer with Connection: close, so that a
+  // client still sending (an oversize or unauthenticated body) reads our
+  // answer instead of a reset. Bounded in time; what arrives is discarded,
+  // never parsed.
   void linger_close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
-    drain();
+    lowest().expires_after(std::chrono::seconds(2));
+    if constexpr (kTls) {
+      // close_notify, then OpenSSL discards records until the peer's.
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close(); });
+    } else {
+      beast::error_code ec;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      drain();
+    }
   }
 
   void drain() {
-    stream_.async_read_some(asio::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (ec) return self->close();
-                              self->drain();
-                            });
+    lowest().async_read_some(asio::buffer(discard_),
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->close();
+                               self->drain();
+                             });
   }
 
   void fail(beast::error_code ec) {
     if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-        ec != beast::error::timeout && ec != asio::error::eof) {
-      log::debug("http", "connection closed: {}", ec.message());
+        ec != beast::error::timeout && ec != asio::error::eof &&
+        ec != asio::ssl::error::stream_truncated) {
+      log::debug("http", "connection closed{}: {}", kTls ? " (TLS)" : "", ec.message());
     }
     close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<HttpResponse> response_;
   std::optional<http::response<http::empty_body>> continue_;
+  RequestContext context_;
   std::array<char, 8192> discard_{};
   const HttpServerOptions& options_;
   HttpHandler& handler_;
@@ -149,25 +246,33 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpHandler& handler;
   tcp::acceptor acceptor;
   std::mutex mu;
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::vector<std::weak_ptr<SessionBase>> sessions;
   bool stopped = false;
 
   Impl(asio::io_context& i, HttpServerOptions o, HttpHandler& h)
       : io(i), options(std::move(o)), handler(h), acceptor(i) {}
+
+  template <class S>
+  void track(std::shared_ptr<S> s) {
+    {
+      std::lock_guard lock(mu);
+      std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+      sessions.push_back(s);
+    }
+    s->start();
+  }
 
   void accept() {
     acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
         log::warn("http", "accept failed: {}", ec.message());
+      } else if (self->options.tls) {
+        self->track(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+            std::move(socket), *self->options.tls, self->options, self->handler));
       } else {
-        auto s = std::make_shared<Session>(std::move(socket), self->options, self->handler);
-        {
-          std::lock_guard lock(self->mu);
-          std::erase_if(self->sessions, [](const auto& w) { return w.expired(); });
-          self->sessions.push_back(s);
-        }
-        s->start();
+        self->track(std::make_shared<Session<beast::tcp_stream>>(std::move(socket), self->options,
+                                                                 self->handler));
       }
       self->accept();
     });
@@ -200,6 +305,13 @@ void HttpServer::stop() {
       if (auto s = w.lock()) s->close();
     }
     impl->sessions.clear();
+  });
+}
+
+void HttpServer::set_auth(std::shared_ptr<const HttpAuth> auth) {
+  // Sessions read options.auth on this io thread only.
+  asio::post(impl_->io, [impl = impl_, auth = std::move(auth)]() mutable {
+    impl->options.auth = std::move(auth);
   });
 }
 

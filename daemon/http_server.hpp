@@ -1,6 +1,8 @@
 #pragma once
 // HTTP/1.1 server on Boost.Beast: keep-alive, bounded header and body sizes,
-// an idle timeout between requests and a read timeout per request.
+// an idle timeout between requests and a read timeout per request; optional
+// TLS (one session template serves plain and TLS streams) and bearer-token
+// authentication decided on the header, before the body is read.
 //
 // Lifecycle: owned by App; start() and stop() are called from the App's
 // thread; all I/O and handler calls run on the given io_context's thread.
@@ -12,18 +14,37 @@
 #include <memory>
 #include <string>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace aiopsd::daemon {
 
 namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
 
+class HttpAuth;
+struct AuthResult;
+
+// What the server knows about a request beyond its text.
+struct RequestContext {
+  // Name of the token that authenticated the request (server.auth.tokens[].name),
+  // for logs and audit or approval records. Empty when authentication is off
+  // or the route is open.
+  std::string token;
+  bool tls = false;
+};
+
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
-  virtual HttpResponse handle(HttpRequest& request) = 0;
+  virtual HttpResponse handle(HttpRequest& request, const RequestContext& context) = 0;
   // The body exceeded the limit; the connection closes after this answer.
   virtual HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) = 0;
+  // Authentication failed on the header: the body is never read and the
+  // connection closes after this answer. Default: auth_failure_response().
+  virtual HttpResponse unauthorized(const HttpRequest& header_only, const AuthResult& result);
 };
 
 struct HttpServerOptions {
@@ -32,6 +53,8 @@ struct HttpServerOptions {
   std::uint64_t max_body_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds idle_timeout{75'000};
+  std::shared_ptr<const HttpAuth> auth;            // nullptr: no authentication
+  std::shared_ptr<boost::asio::ssl::context> tls;  // nullptr: plain HTTP
 };
 
 class HttpServer {
@@ -42,6 +65,9 @@ class HttpServer {
   std::uint16_t start();
   // Stops accepting and closes idle connections; thread-safe.
   void stop();
+  // Replaces the authenticator for requests whose header is read from now on
+  // (token rotation on reload); thread-safe.
+  void set_auth(std::shared_ptr<const HttpAuth> auth);
 
  private:
   struct Impl;

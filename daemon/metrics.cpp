@@ -106,6 +106,11 @@ Metrics::Metrics()
                            .Name("aiopsd_escalation_webhook_failures_total")
                            .Help("Escalation records the webhook could not deliver, by reason")
                            .Register(*registry)),
+      http_auth_failures(BuildCounter()
+                             .Name("aiopsd_http_auth_failures_total")
+                             .Help("HTTP requests refused by authentication: missing, invalid or "
+                                   "forbidden (valid token, scope lacking)")
+                             .Register(*registry)),
       action_duration(action_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                       2.5, 5, 10, 30, 60})),

@@ -43,6 +43,7 @@ struct Metrics {
   prometheus::Family<prometheus::Gauge>& config_reload_timestamp;
   prometheus::Family<prometheus::Counter>& actions_held;      // {reason}
   prometheus::Family<prometheus::Counter>& webhook_failures;  // {reason}
+  prometheus::Family<prometheus::Counter>& http_auth_failures;
 
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;

@@ -5,7 +5,9 @@
 #include <array>
 #include <cstdio>
 
+#include "daemon/http_auth.hpp"
 #include "tests/daemon/test_support.hpp"
+#include "tests/daemon/tls_support.hpp"
 
 namespace aiopsd::daemon {
 namespace {
@@ -256,6 +258,159 @@ TEST(KafkaConfig, RuleRunActionsAreCheckedAgainstTheCatalog) {
             "parameter 'prot'\n"
             "rules.yaml:6:14: rules[0].actions[1].run.params: missing required parameter 'port' "
             "of action 'port-bounce'\n");
+}
+
+}  // namespace
+}  // namespace aiopsd::daemon
+
+namespace aiopsd::daemon {
+namespace {
+
+TEST(ServerAuthConfig, TokensAreReadHashedAndScoped) {
+  TempDir dir;
+  ::setenv("AIOPSD_TEST_TOKEN_A", "env-token-0123456789abcdef", 1);
+  dir.write("b.token", "  file-token-0123456789abcdef\r\n");
+  auto r = load(dir, std::string(kMinimal) + R"(server:
+  auth:
+    metrics_public: false
+    tokens:
+      - {name: prometheus, token: {env: AIOPSD_TEST_TOKEN_A}, scopes: [ingest, read]}
+      - {name: ops.team_1, token: {file: b.token}, scopes: [admin]}
+)");
+  ASSERT_TRUE(r.config) << r.errors;
+  const AuthConfig& auth = r.config->server.auth;
+  EXPECT_TRUE(auth.enabled());
+  EXPECT_FALSE(auth.metrics_public);
+  ASSERT_EQ(auth.tokens.size(), 2u);
+  EXPECT_EQ(auth.tokens[0].name, "prometheus");
+  EXPECT_EQ(auth.tokens[0].env, "AIOPSD_TEST_TOKEN_A");
+  EXPECT_TRUE(auth.tokens[0].has(ApiScope::kIngest));
+  EXPECT_TRUE(auth.tokens[0].has(ApiScope::kRead));
+  EXPECT_FALSE(auth.tokens[0].has(ApiScope::kAdmin));
+  EXPECT_EQ(auth.tokens[0].digest, token_digest("env-token-0123456789abcdef"));
+  EXPECT_EQ(auth.tokens[1].file, dir.file("b.token"));
+  // Surrounding blanks and the line end are not part of the token.
+  EXPECT_EQ(auth.tokens[1].digest, token_digest("file-token-0123456789abcdef"));
+  EXPECT_EQ(auth.tokens[1].scopes, static_cast<std::uint8_t>(ApiScope::kAdmin));
+
+  auto none = load(dir, kMinimal);
+  ASSERT_TRUE(none.config) << none.errors;
+  EXPECT_FALSE(none.config->server.auth.enabled());
+  EXPECT_TRUE(none.config->server.auth.metrics_public);
+  EXPECT_FALSE(none.config->server.tls.enabled());
+}
+
+TEST(ServerAuthConfig, EveryTokenErrorIsLocatedAndNoValueIsPrinted) {
+  TempDir dir;
+  ::setenv("AIOPSD_TEST_TOKEN_A", "env-token-0123456789abcdef", 1);
+  ::unsetenv("AIOPSD_TEST_TOKEN_UNSET");
+  dir.write("short.token", "short\n");
+  dir.write("good.token", "file-token-0123456789abcdef\n");
+  dir.write("same.token", "env-token-0123456789abcdef");
+  dir.write("spaced.token", "file token 0123456789abcdef");
+  auto r = load(dir, std::string(kMinimal) + R"(server:
+  auth:
+    metrics_public: maybe
+    tokens:
+      - {name: a, token: {env: AIOPSD_TEST_TOKEN_A}, scopes: [ingest]}
+      - {name: b, token: hunter2-0123456789abcdef, scopes: [admin]}
+      - {name: c, token: {env: AIOPSD_TEST_TOKEN_UNSET}, scopes: [admin]}
+      - {name: d, token: {file: short.token}, scopes: [admin]}
+      - {name: e, token: {file: missing.token}, scopes: [admin]}
+      - {name: a, token: {file: good.token}, scopes: [approve, read]}
+      - {name: "f g", token: {file: same.token}, scopes: []}
+      - {name: h, token: {env: X, file: y}}
+      - {name: i, token: {file: spaced.token}, scopes: [read], extra: 1}
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors,
+            "aiopsd.yaml:6:21: server.auth.metrics_public: expected true or false\n"
+            "aiopsd.yaml:9:26: server.auth.tokens[1].token: inline secrets are not allowed: use "
+            "{env: VAR} or {file: PATH}\n"
+            "aiopsd.yaml:10:32: server.auth.tokens[2].token.env: environment variable "
+            "AIOPSD_TEST_TOKEN_UNSET is not set\n"
+            "aiopsd.yaml:11:33: server.auth.tokens[3].token: token is shorter than 16 characters\n"
+            "aiopsd.yaml:12:33: server.auth.tokens[4].token.file: cannot read missing.token: No "
+            "such file or directory\n"
+            "aiopsd.yaml:13:16: server.auth.tokens[5].name: duplicate token name 'a'\n"
+            "aiopsd.yaml:13:55: server.auth.tokens[5].scopes[0]: unknown scope 'approve' "
+            "(expected ingest, admin or read)\n"
+            "aiopsd.yaml:14:16: server.auth.tokens[6].name: invalid token name 'f g' (1 to 64 "
+            "letters, digits, '.', '_', '-')\n"
+            "aiopsd.yaml:14:58: server.auth.tokens[6].scopes: expected at least one scope\n"
+            "aiopsd.yaml:14:30: server.auth.tokens[6].token: same token as 'a'\n"
+            "aiopsd.yaml:15:9: server.auth.tokens[7].scopes: missing required field\n"
+            "aiopsd.yaml:15:26: server.auth.tokens[7].token: expected exactly one of env or file\n"
+            "aiopsd.yaml:16:64: server.auth.tokens[8].extra: unknown field\n"
+            "aiopsd.yaml:16:33: server.auth.tokens[8].token: token contains whitespace or "
+            "control characters\n");
+  for (const char* secret : {"hunter2", "env-token", "file-token", "short\n", "file token"})
+    EXPECT_EQ(r.errors.find(secret), std::string::npos) << secret;
+
+  auto empty = load(dir, std::string(kMinimal) + "server: {auth: {metrics_public: true}}\n");
+  EXPECT_EQ(empty.errors,
+            "aiopsd.yaml:4:16: server.auth.tokens: expected a non-empty list of tokens\n");
+}
+
+TEST(ServerTlsConfig, CertificatesAreLoadedAtConfigTime) {
+  TempDir dir;
+  testing::TestPki pki;
+  auto r =
+      load(dir, std::string(kMinimal) + fmt::format(R"(server:
+  tls:
+    cert_file: {}
+    key_file: {}
+    client_ca_file: {}
+    min_version: "1.3"
+)",
+                                                    pki.server_cert(), pki.server_key(), pki.ca()));
+  ASSERT_TRUE(r.config) << r.errors;
+  const TlsConfig& tls = r.config->server.tls;
+  EXPECT_TRUE(tls.enabled());
+  EXPECT_EQ(tls.cert_file, pki.server_cert());
+  EXPECT_EQ(tls.client_ca_file, pki.ca());
+  EXPECT_EQ(tls.min_version, TlsVersion::k1_3);
+
+  // Relative paths are relative to the config file; 1.2 is the default.
+  std::filesystem::copy_file(pki.server_cert(), dir.file("server.pem"));
+  std::filesystem::copy_file(pki.server_key(), dir.file("server.key"));
+  auto rel = load(dir, std::string(kMinimal) +
+                           "server: {tls: {cert_file: server.pem, key_file: server.key}}\n");
+  ASSERT_TRUE(rel.config) << rel.errors;
+  EXPECT_EQ(rel.config->server.tls.key_file, dir.file("server.key"));
+  EXPECT_EQ(rel.config->server.tls.min_version, TlsVersion::k1_2);
+  EXPECT_TRUE(rel.config->server.tls.client_ca_file.empty());
+}
+
+TEST(ServerTlsConfig, BadFilesAndVersionsAreLocatedErrors) {
+  TempDir dir;
+  testing::TestPki pki;
+  auto check = [&](const std::string& tls_yaml) {
+    return load(dir, std::string(kMinimal) + "server:\n  tls:\n" + tls_yaml).errors;
+  };
+  EXPECT_EQ(check("    cert_file: a.pem\n    min_version: 1.1\n    bogus: x\n"),
+            "aiopsd.yaml:8:5: server.tls.bogus: unknown field\n"
+            "aiopsd.yaml:6:5: server.tls.key_file: missing required field\n"
+            "aiopsd.yaml:7:18: server.tls.min_version: unsupported TLS version '1.1' (expected "
+            "\"1.2\" or \"1.3\")\n");
+  std::string missing =
+      check("    cert_file: missing.pem\n    key_file: " + pki.server_key() + "\n");
+  EXPECT_EQ(missing.rfind("aiopsd.yaml:6:16: server.tls.cert_file: cannot load certificate "
+                          "chain missing.pem: ",
+                          0),
+            0u)
+      << missing;
+  // The client's key with the server's certificate.
+  std::string mismatch = check(
+      fmt::format("    cert_file: {}\n    key_file: {}\n", pki.server_cert(), pki.client_key()));
+  EXPECT_NE(mismatch.find("aiopsd.yaml:7:15: server.tls.key_file: "), std::string::npos)
+      << mismatch;
+  EXPECT_NE(mismatch.find("mismatch"), std::string::npos) << mismatch;
+  // A private key where the CA file should be.
+  std::string ca =
+      check(fmt::format("    cert_file: {}\n    key_file: {}\n    client_ca_file: {}\n",
+                        pki.server_cert(), pki.server_key(), pki.server_key()));
+  EXPECT_NE(ca.find("aiopsd.yaml:8:21: server.tls.client_ca_file: "), std::string::npos) << ca;
 }
 
 }  // namespace

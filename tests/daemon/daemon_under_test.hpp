@@ -19,15 +19,16 @@ class DaemonUnderTest {
  public:
   // `config_tail` is appended after server/audit (ssh, devices, engine...).
   // `files` (name -> text) are written next to the config first (catalogs...).
+  // `server_tail` goes under `server:` after `listen:` (auth, tls), indented.
   DaemonUnderTest(const std::string& config_tail, const std::string& rules_yaml,
                   daemon::AppOptions options = {},
-                  const std::map<std::string, std::string>& files = {}) {
+                  const std::map<std::string, std::string>& files = {},
+                  const std::string& server_tail = {}) {
     for (const auto& [name, text] : files) dir_.write(name, text);
     dir_.write("rules.yaml", rules_yaml);
     std::string path = dir_.write(
-        "aiopsd.yaml",
-        "server: {listen: \"127.0.0.1:0\"}\naudit: {path: audit.log}\nrules: [rules.yaml]\n" +
-            config_tail);
+        "aiopsd.yaml", "server:\n  listen: \"127.0.0.1:0\"\n" + server_tail +
+                           "audit: {path: audit.log}\nrules: [rules.yaml]\n" + config_tail);
     rules::ConfigErrors errors(path);
     auto cfg = daemon::load_config(path, errors);
     if (!cfg) throw std::runtime_error(errors.to_string());

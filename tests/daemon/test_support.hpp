@@ -45,35 +45,49 @@ struct HttpResult {
   std::string body;
   std::string retry_after;
   std::string content_type;
+  std::string www_authenticate;
+  bool keep_alive = true;
 };
+
+// One request and its answer on an open stream (plain or TLS).
+template <class Stream>
+HttpResult http_exchange(Stream& stream, boost::beast::flat_buffer& buffer,
+                         boost::beast::http::verb verb, const std::string& target,
+                         const std::string& body, const std::string& content_type,
+                         const std::string& bearer) {
+  namespace http = boost::beast::http;
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.keep_alive(true);
+  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  if (verb == http::verb::post) {
+    req.set(http::field::content_type, content_type);
+    req.body() = body;
+    req.prepare_payload();
+  }
+  http::write(stream, req);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http::read(stream, buffer, parser);
+  auto res = parser.release();
+  return {
+      static_cast<unsigned>(res.result_int()),         res.body(),
+      std::string(res[http::field::retry_after]),      std::string(res[http::field::content_type]),
+      std::string(res[http::field::www_authenticate]), res.keep_alive()};
+}
 
 // One keep-alive connection to 127.0.0.1:port.
 class HttpClient {
  public:
-  explicit HttpClient(std::uint16_t port) : stream_(io_) {
+  explicit HttpClient(std::uint16_t port, std::string bearer = {})
+      : stream_(io_), bearer_(std::move(bearer)) {
     stream_.connect(
         boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
   }
   HttpResult request(boost::beast::http::verb verb, const std::string& target,
                      const std::string& body = {},
                      const std::string& content_type = "application/json") {
-    namespace http = boost::beast::http;
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.keep_alive(true);
-    if (verb == http::verb::post) {
-      req.set(http::field::content_type, content_type);
-      req.body() = body;
-      req.prepare_payload();
-    }
-    http::write(stream_, req);
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    http::read(stream_, buffer_, parser);
-    auto res = parser.release();
-    return {static_cast<unsigned>(res.result_int()), res.body(),
-            std::string(res[http::field::retry_after]),
-            std::string(res[http::field::content_type])};
+    return http_exchange(stream_, buffer_, verb, target, body, content_type, bearer_);
   }
   HttpResult post(const std::string& target, const std::string& body) {
     return request(boost::beast::http::verb::post, target, body);
@@ -86,6 +100,7 @@ class HttpClient {
   boost::asio::io_context io_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
+  std::string bearer_;  // sent as "Authorization: Bearer ..." when set
 };
 
 inline std::vector<boost::json::object> read_audit(const std::string& path) {

@@ -50,28 +50,53 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
+// Prometheus' HTTP client settings for aiopsd (common/config HTTPClientConfig),
+// as flow-mapping lines at `indent`: scheme, tls_config, authorization.
+std::string client_settings(const AiopsdEndpoint& e, const std::string& indent, bool with_scheme) {
+  std::string out;
+  if (!e.ca_file.empty()) {
+    if (with_scheme) out += indent + "scheme: https\n";
+    boost::json::object tls{{"ca_file", e.ca_file}};
+    if (!e.cert_file.empty()) {
+      tls["cert_file"] = e.cert_file;
+      tls["key_file"] = e.key_file;
+    }
+    out += indent + "tls_config: " + boost::json::serialize(tls) + "\n";
+  }
+  if (!e.token_file.empty()) {
+    out += indent + "authorization: " +
+           boost::json::serialize(
+               boost::json::object{{"type", "Bearer"}, {"credentials_file", e.token_file}}) +
+           "\n";
+  }
+  return out;
+}
+
 void remove_dir(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }
 }  // namespace
 
-PrometheusFixture::PrometheusFixture(std::uint16_t aiopsd_port, const std::string& alert_rules_yaml)
+PrometheusFixture::PrometheusFixture(const AiopsdEndpoint& aiopsd,
+                                     const std::string& alert_rules_yaml)
     : dir_(make_temp_dir("aiopsd-prom")), port_(free_loopback_port()) {
   write_file(dir_ / "rules.yml", alert_rules_yaml);
-  write_file(dir_ / "prometheus.yml", fmt::format(R"(global:
+  write_file(dir_ / "prometheus.yml",
+             fmt::format(R"(global:
   scrape_interval: 1s
   evaluation_interval: 1s
 rule_files: [rules.yml]
 alerting:
   alertmanagers:
     - api_version: v2
-      static_configs: [{{targets: ["127.0.0.1:{0}"]}}]
+{1}      static_configs: [{{targets: ["127.0.0.1:{0}"]}}]
 scrape_configs:
   - job_name: aiopsd
-    static_configs: [{{targets: ["127.0.0.1:{0}"]}}]
+{2}    static_configs: [{{targets: ["127.0.0.1:{0}"]}}]
 )",
-                                                  aiopsd_port));
+                         aiopsd.port, client_settings(aiopsd, "      ", true),
+                         client_settings(aiopsd, "    ", true)));
   process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{"/usr/bin/prometheus",
                                "--config.file=" + (dir_ / "prometheus.yml").string(),
@@ -125,10 +150,13 @@ std::string PrometheusFixture::get(const std::string& target) const {
   return http_get(port_, target);
 }
 
-AlertmanagerFixture::AlertmanagerFixture(std::uint16_t aiopsd_port,
+AlertmanagerFixture::AlertmanagerFixture(const AiopsdEndpoint& aiopsd,
                                          std::chrono::seconds repeat_interval)
     : dir_(make_temp_dir("aiopsd-am")), port_(free_loopback_port()) {
-  write_file(dir_ / "alertmanager.yml", fmt::format(R"(route:
+  const std::string http_config = client_settings(aiopsd, "          ", false);
+  write_file(
+      dir_ / "alertmanager.yml",
+      fmt::format(R"(route:
   receiver: aiopsd
   group_by: ['...']
   group_wait: 100ms
@@ -137,10 +165,12 @@ AlertmanagerFixture::AlertmanagerFixture(std::uint16_t aiopsd_port,
 receivers:
   - name: aiopsd
     webhook_configs:
-      - url: http://127.0.0.1:{}/webhook/alertmanager
+      - url: {}://127.0.0.1:{}/webhook/alertmanager
         send_resolved: true
+{}
 )",
-                                                    repeat_interval.count(), aiopsd_port));
+                  repeat_interval.count(), aiopsd.ca_file.empty() ? "http" : "https", aiopsd.port,
+                  http_config.empty() ? std::string() : "        http_config:\n" + http_config));
   process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{"/usr/bin/prometheus-alertmanager",
                                "--config.file=" + (dir_ / "alertmanager.yml").string(),
