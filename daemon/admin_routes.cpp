@@ -50,6 +50,10 @@ HttpResponse AdminRoutes::body_too_large(const HttpRequest& header_only, std::ui
   return next_.body_too_large(header_only, limit);
 }
 
+HttpResponse AdminRoutes::unauthorized(const HttpRequest& header_only, const AuthResult& result) {
+  return next_.unauthorized(header_only, result);
+}
+
 HttpResponse AdminRoutes::reply(const HttpRequest& req, http::status status, std::string body) {
   metrics_.http_requests
       .Add({{"route", "admin"}, {"code", std::to_string(static_cast<unsigned>(status))}})

@@ -24,6 +24,7 @@ class AdminRoutes final : public HttpHandler {
 
   HttpResponse handle(HttpRequest& request, const RequestContext& context) override;
   HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) override;
+  HttpResponse unauthorized(const HttpRequest& header_only, const AuthResult& result) override;
 
  private:
   HttpResponse approvals(HttpRequest& request, const RequestContext& context,
