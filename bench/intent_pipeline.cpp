@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
       std::filesystem::temp_directory_path() / fmt::format("aiopsd-bench-{}", ::getpid());
   std::filesystem::create_directories(dir);
   rules::ConfigErrors errors;
-  auto config = daemon::load_config(write_config(dir, bootstrap), errors);
+  std::shared_ptr<daemon::Config> config =
+      daemon::load_config(write_config(dir, bootstrap), errors);
   if (!config) return fmt::print(stderr, "{}", errors.to_string()), 1;
   daemon::log::set_level(config->log_level);
   daemon::Metrics metrics;
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
   }
   daemon::ApprovalBook approvals(&state, {}, nullptr);
   daemon::Escalations escalations(metrics);
-  daemon::IntentService service(*config, executor, audit, metrics, state, *producer, approvals,
+  daemon::IntentService service(config, executor, audit, metrics, state, *producer, approvals,
                                 escalations);
   auto consumer = kafka::Consumer::create({bootstrap, {{"session.timeout.ms", "6000"}}}, "bench",
                                           {"intents"}, error);

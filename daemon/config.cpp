@@ -401,6 +401,21 @@ bool secret_property(std::string_view name) {
          name == "ssl_key";
 }
 
+// A secret given by reference, {env: VAR} or {file: PATH}: fills `ref`, or
+// reports where and why not. (API tokens are read at load instead: parse_auth.)
+bool parse_secret_ref(const YAML::Node& node, const std::string& path, const fs::path& base,
+                      KafkaProperty& ref, ConfigErrors& errors) {
+  YamlMap rm(node, path, errors, {"env", "file"});
+  if (!rm.valid()) return false;
+  if (rm.has("env") == rm.has("file")) {
+    errors.add(node, path, "expected exactly one of env or file");
+    return false;
+  }
+  ref.env = rm.string("env").value_or("");
+  if (auto f = rm.string("file")) ref.file = resolve(base, *f);
+  return true;
+}
+
 void parse_kafka_properties(const YamlMap& km, const fs::path& base, KafkaConfig& k,
                             ConfigErrors& errors) {
   if (!km.has("properties")) return;
@@ -420,15 +435,8 @@ void parse_kafka_properties(const YamlMap& km, const fs::path& base, KafkaConfig
         continue;
       }
       p.value = it->second.Scalar();
-    } else {
-      YamlMap rm(it->second, ppath, errors, {"env", "file"});
-      if (!rm.valid()) continue;
-      if (rm.has("env") == rm.has("file")) {
-        errors.add(it->second, ppath, "expected exactly one of env or file");
-        continue;
-      }
-      p.env = rm.string("env").value_or("");
-      if (auto f = rm.string("file")) p.file = resolve(base, *f);
+    } else if (!parse_secret_ref(it->second, ppath, base, p, errors)) {
+      continue;
     }
     k.properties[name] = std::move(p);
   }
@@ -570,16 +578,8 @@ void parse_safety(const YamlMap& top, const fs::path& base, Config& cfg, ConfigE
     if (!s.webhook_url.empty() && parse_webhook_url(s.webhook_url).host.empty())
       errors.add(wm.node("url"), wm.child_path("url"),
                  fmt::format("'{}' is not an http://host[:port][/path] URL", s.webhook_url));
-    if (wm.has("token")) {
-      YamlMap tm(wm.node("token"), wm.child_path("token"), errors, {"env", "file"});
-      if (tm.valid() && tm.has("env") == tm.has("file")) {
-        errors.add(wm.node("token"), wm.child_path("token"),
-                   "expected exactly one of env or file (inline secrets are not allowed)");
-      } else if (tm.valid()) {
-        s.webhook_token.env = tm.string("env").value_or("");
-        if (auto f = tm.string("file")) s.webhook_token.file = resolve(base, *f);
-      }
-    }
+    if (wm.has("token"))
+      parse_secret_ref(wm.node("token"), wm.child_path("token"), base, s.webhook_token, errors);
   }
 }
 
