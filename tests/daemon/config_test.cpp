@@ -214,6 +214,53 @@ TEST(StateConfig, RetentionDefaultsToSevenDaysAndRefusesTooShort) {
       << bad.errors;
 }
 
+TEST(SafetyConfig, LimitsMaintenanceAndWebhookAreValidatedWithLocations) {
+  TempDir dir;
+  auto ok = load(dir, std::string(kMinimal) + R"(safety:
+  paused: true
+  approval_timeout: 5m
+  four_eyes: false
+  limits:
+    - {scope: global, max_actions: 10, max_devices: 5, window: 10m, reset: manual}
+  maintenance:
+    - {name: lab, match: {site: lab}, start: "2026-12-01T22:00:00Z", end: "2026-12-02T04:00:00Z"}
+  webhook: {url: "http://127.0.0.1:9000/hooks/a", token: {env: HOOK_TOKEN}}
+)");
+  ASSERT_TRUE(ok.config) << ok.errors;
+  const SafetyConfig& s = ok.config->safety;
+  EXPECT_TRUE(s.paused);
+  EXPECT_FALSE(s.four_eyes);
+  EXPECT_EQ(s.approval_timeout, std::chrono::minutes(5));
+  ASSERT_EQ(s.limits.size(), 1u);
+  EXPECT_EQ(s.limits[0].max_actions, 10u);
+  EXPECT_EQ(s.limits[0].max_devices, 5u);
+  EXPECT_TRUE(s.limits[0].manual_reset);
+  ASSERT_EQ(s.maintenance.size(), 1u);
+  EXPECT_EQ(s.maintenance[0].match.at("site"), "lab");
+  EXPECT_EQ(s.webhook_token.env, "HOOK_TOKEN");
+
+  auto bad = load(dir, std::string(kMinimal) + R"(safety:
+  limits:
+    - {scope: "rule:nope", max_actions: 1}
+    - {scope: sideways, window: 0s}
+  maintenance:
+    - {name: m, match: {}, start: tomorrow}
+  webhook: {url: "https://x", token: s3cr3t}
+)");
+  EXPECT_FALSE(bad.config);
+  for (const char* want :
+       {"safety.limits[0].scope: no rule named 'nope'",
+        "safety.limits[1].scope: 'sideways' is not a scope (expected global or rule:NAME)",
+        "safety.limits[1]: needs max_actions, max_devices or both",
+        "safety.limits[1].window: must be positive",
+        "safety.maintenance[0].match: needs at least one device label to match",
+        "safety.maintenance[0].start: 'tomorrow' is not an RFC 3339 time",
+        "safety.webhook.url: 'https://x' is not an http://host[:port][/path] URL",
+        "safety.webhook.token: expected a mapping"}) {
+    EXPECT_NE(bad.errors.find(want), std::string::npos) << want << "\n" << bad.errors;
+  }
+}
+
 TEST(KafkaConfig, InlineSecretsAndMissingStateAreRefused) {
   TempDir dir;
   auto r = load(dir, std::string(kMinimal) + R"(kafka:
