@@ -15,6 +15,7 @@ namespace {
 constexpr std::string_view kApprovals = "/api/v1/approvals";
 constexpr std::string_view kAutomation = "/api/v1/automation";
 constexpr std::string_view kBreakers = "/api/v1/breakers/";
+constexpr std::string_view kSilences = "/api/v1/silences";
 
 std::string_view path_of(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) return target.substr(0, q);
@@ -38,10 +39,11 @@ std::string_view query_param(std::string_view target, std::string_view name) {
 
 }  // namespace
 
-AdminRoutes::AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Metrics& metrics,
-                         HttpHandler& next, std::function<std::string()> reload)
+AdminRoutes::AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Silences& silences,
+                         Metrics& metrics, HttpHandler& next, std::function<std::string()> reload)
     : approvals_(approvals),
       gate_(gate),
+      silences_(silences),
       metrics_(metrics),
       next_(next),
       reload_(std::move(reload)) {}
@@ -82,6 +84,8 @@ HttpResponse AdminRoutes::handle(HttpRequest& req, const RequestContext& context
     return approvals(req, context, path.substr(kApprovals.size()));
   if (path == kAutomation || path.starts_with(std::string(kAutomation) + "/"))
     return automation(req, path.substr(kAutomation.size()));
+  if (path == kSilences || path.starts_with(std::string(kSilences) + "/"))
+    return silences(req, path.substr(kSilences.size()));
   if (path.starts_with(kBreakers) && path.ends_with("/reset"))
     return reset_breaker(
         req, path.substr(kBreakers.size(), path.size() - kBreakers.size() - sizeof("/reset") + 1));
@@ -190,6 +194,43 @@ HttpResponse AdminRoutes::automation(HttpRequest& req, std::string_view rest) {
                json::serialize(json::object{{"paused", gate_.paused()},
                                             {"pending_approvals", approvals_.pending()},
                                             {"breakers", std::move(breakers)}}));
+}
+
+HttpResponse AdminRoutes::silences(HttpRequest& req, std::string_view rest) {
+  const auto now = std::chrono::system_clock::now();
+  if (rest.empty() || rest == "/") {
+    if (req.method() == http::verb::get) {
+      std::string body = "[";
+      for (const auto& s : silences_.list()) {
+        if (body.size() > 1) body += ',';
+        body += to_json(s, now);
+      }
+      return reply(req, http::status::ok, body + "]");
+    }
+    if (req.method() != http::verb::post)
+      return error(req, http::status::method_not_allowed, "method_not_allowed", "use GET or POST");
+    auto parsed = silences_.parse(req.body(), now);
+    if (auto* why = std::get_if<std::string>(&parsed))
+      return error(req, http::status::bad_request, "invalid_silence", *why);
+    auto added = silences_.add(std::move(std::get<Silence>(parsed)), now);
+    if (!added)
+      return error(req, http::status::service_unavailable, "state_store_error",
+                   "the silence could not be stored");
+    silences_.housekeeping(now);
+    return reply(req, http::status::ok, json::serialize(json::object{{"silenceID", added->id}}));
+  }
+  const std::string_view id = rest.substr(1);
+  if (req.method() == http::verb::get) {
+    auto s = silences_.find(id);
+    if (!s) return error(req, http::status::not_found, "not_found", "no such silence");
+    return reply(req, http::status::ok, to_json(*s, now));
+  }
+  if (req.method() != http::verb::delete_)
+    return error(req, http::status::method_not_allowed, "method_not_allowed", "use GET or DELETE");
+  if (!silences_.expire(id, now))
+    return error(req, http::status::not_found, "not_found", "no such active or pending silence");
+  silences_.housekeeping(now);
+  return reply(req, http::status::ok, R"({"status":"expired"})");
 }
 
 HttpResponse AdminRoutes::reset_breaker(HttpRequest& req, std::string_view scope) {

@@ -27,6 +27,7 @@
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/safety_gate.hpp"
+#include "daemon/silences.hpp"
 #include "daemon/state_store.hpp"
 #include "rules/engine.hpp"
 
@@ -86,6 +87,7 @@ struct App::Impl {
   std::unique_ptr<WebhookSender> webhook;
   std::unique_ptr<SafetyGate> gate;
   std::unique_ptr<ApprovalBook> approvals;
+  std::unique_ptr<Silences> silences;
   std::unique_ptr<AlertRoutes> routes;
   std::unique_ptr<AdminRoutes> admin_routes;
   // Expires undecided approvals; its own stop flag, stopped before the runners.
@@ -177,7 +179,15 @@ struct App::Impl {
       batch.clear();
       bool open = queue.pop_some(batch, 256, options.tick_interval);
       swap_in_pending();
-      for (const auto& e : batch) gen.engine->process(e, decisions);
+      const auto muted = silences->snapshot();
+      const auto now = clock.now();
+      for (const auto& e : batch) {
+        if (!muted->empty() && muted->matches(e, now)) {
+          metrics.events_silenced.Increment();
+          continue;
+        }
+        gen.engine->process(e, decisions);
+      }
       if (std::chrono::steady_clock::now() >= next_tick) {
         gen.engine->tick(decisions);
         gen.engine->expire_idle_state();
@@ -331,6 +341,8 @@ void App::start() {
   } else {
     log::info("approval", "no state.path: pending approvals would be kept in memory only");
   }
+  s.silences = std::make_unique<Silences>(s.state.get(), *cfg.interner, s.metrics);
+  s.silences->housekeeping(std::chrono::system_clock::now());
   s.gate = std::make_unique<SafetyGate>(cfg.safety, s.metrics);
   if (!cfg.safety.webhook_url.empty()) {
     s.webhook = std::make_unique<WebhookSender>(
@@ -372,8 +384,8 @@ void App::start() {
       throw std::runtime_error(
           fmt::format("server.tls.{}: {}", tls_error.field, tls_error.message));
   }
-  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, s.metrics, *s.routes,
-                                                 [this] { return reload(); });
+  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, *s.silences, s.metrics,
+                                                 *s.routes, [this] { return reload(); });
   s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.admin_routes);
   s.port = s.server->start();
   log_listener_security(cfg.server);
@@ -394,6 +406,7 @@ void App::start() {
                                     [&s] { return s.approvals_stop; })) {
       lock.unlock();
       s.approvals->expire(std::chrono::system_clock::now());
+      s.silences->housekeeping(std::chrono::system_clock::now());
       lock.lock();
     }
   });

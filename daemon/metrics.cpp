@@ -106,6 +106,15 @@ Metrics::Metrics()
                            .Name("aiopsd_escalation_webhook_failures_total")
                            .Help("Escalation records the webhook could not deliver, by reason")
                            .Register(*registry)),
+      silences(BuildGauge()
+                   .Name("aiopsd_silences")
+                   .Help("Silences by state (pending, active, expired)")
+                   .Register(*registry)),
+      events_silenced(BuildCounter()
+                          .Name("aiopsd_events_silenced_total")
+                          .Help("Alerts muted by a silence: they matched no rule")
+                          .Register(*registry)
+                          .Add({})),
       http_auth_failures(BuildCounter()
                              .Name("aiopsd_http_auth_failures_total")
                              .Help("HTTP requests refused by authentication: missing, invalid or "

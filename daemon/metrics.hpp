@@ -43,6 +43,8 @@ struct Metrics {
   prometheus::Family<prometheus::Gauge>& config_reload_timestamp;
   prometheus::Family<prometheus::Counter>& actions_held;      // {reason}
   prometheus::Family<prometheus::Counter>& webhook_failures;  // {reason}
+  prometheus::Family<prometheus::Gauge>& silences;            // {state}
+  prometheus::Counter& events_silenced;
   prometheus::Family<prometheus::Counter>& http_auth_failures;
 
   prometheus::Histogram& action_duration;

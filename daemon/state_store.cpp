@@ -127,6 +127,7 @@ void StateStore::open() {
       {"intents_running", rocksdb::ColumnFamilyOptions()},
       {"intents_finished_by_time", rocksdb::ColumnFamilyOptions()},
       {"approvals", rocksdb::ColumnFamilyOptions()},
+      {"silences", rocksdb::ColumnFamilyOptions()},
   };
   rocksdb::DB* db = nullptr;
   const auto s =
@@ -142,6 +143,7 @@ void StateStore::open() {
   running_ = handles_[2];
   finished_by_time_ = handles_[3];
   approvals_ = handles_[4];
+  silences_ = handles_[5];
 }
 
 void StateStore::load_unfinished() {
@@ -251,6 +253,8 @@ rocksdb::ColumnFamilyHandle* StateStore::handle(Keyspace ks) const {
   switch (ks) {
     case Keyspace::kApprovals:
       return approvals_;
+    case Keyspace::kSilences:
+      return silences_;
   }
   return approvals_;
 }

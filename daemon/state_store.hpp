@@ -85,7 +85,7 @@ class StateStore {
 
   // Records of other kinds of state, each kind in its own keyspace, keyed by
   // a domain id. put() and erase() are durable on return.
-  enum class Keyspace { kApprovals };
+  enum class Keyspace { kApprovals, kSilences };
   bool put(Keyspace ks, std::string_view key, std::string_view value);
   bool erase(Keyspace ks, std::string_view key);
   std::vector<std::pair<std::string, std::string>> records(Keyspace ks) const;
@@ -110,6 +110,7 @@ class StateStore {
   rocksdb::ColumnFamilyHandle* running_ = nullptr;
   rocksdb::ColumnFamilyHandle* finished_by_time_ = nullptr;
   rocksdb::ColumnFamilyHandle* approvals_ = nullptr;
+  rocksdb::ColumnFamilyHandle* silences_ = nullptr;
   rocksdb::ColumnFamilyHandle* handle(Keyspace ks) const;
   std::vector<Unfinished> unfinished_at_open_;
   std::atomic<std::uint64_t> records_{0};
