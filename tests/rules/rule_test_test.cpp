@@ -65,6 +65,14 @@ TEST(RuleTest, RulesFileErrorsAreReported) {
   EXPECT_EQ(outcome.errors.to_string(), kData + "missing.yaml: cannot open file\n");
 }
 
+TEST(RuleTest, BrokenRulesFileDoesNotCascadeIntoUnknownRules) {
+  auto outcome = run_rule_test_text(
+      "rule_files: [missing.yaml]\ntests:\n  - name: t\n    expect: [{at: 0s, rule: bounce}]\n",
+      kData + "inline_test.yaml");
+  ASSERT_TRUE(outcome.invalid());
+  EXPECT_EQ(outcome.errors.to_string(), kData + "missing.yaml: cannot open file\n");
+}
+
 TEST(RuleTest, SyntaxErrorIsLocated) {
   auto outcome = run_rule_test_text("tests: [\n", "t.yaml");
   ASSERT_TRUE(outcome.invalid());
