@@ -1,9 +1,11 @@
 // aiopsd: thin entry point. Parses the subcommand and flags, then hands over
-// to App (run), load_config (check) or prints the version.
+// to App (run), load_config (check), the rule test runner (test) or prints
+// the version.
 
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@
 #include "daemon/app.hpp"
 #include "daemon/log.hpp"
 #include "daemon/version.hpp"
+#include "rules/rule_test.hpp"
 
 namespace {
 
@@ -22,6 +25,7 @@ constexpr std::string_view kUsage = R"(aiopsd: event-driven AIOps daemon
 Usage:
   aiopsd run --config FILE     run the daemon
   aiopsd check --config FILE   validate the config and every rules file it names
+  aiopsd test FILE...          run rule unit tests on a virtual clock
   aiopsd version               print the version
   aiopsd COMMAND --help        help for a command
 )";
@@ -37,6 +41,15 @@ constexpr std::string_view kCheckHelp = R"(Usage: aiopsd check --config FILE
 
 Validates the config and its rules files. Prints every error as
 file:line:col: path: message and exits 1; exits 0 when valid.
+)";
+
+constexpr std::string_view kTestHelp = R"(Usage: aiopsd test FILE...
+
+Runs rule unit tests (docs/rules.md, "Testing rules"): each FILE names rules
+files, input alerts at relative times and the decisions expected at given
+times. Prints a diff for every failing test. Exits 0 when all pass, 1 when
+any test fails, 2 on a usage error or an invalid test or rules file (every
+error as file:line:col: path: message).
 )";
 
 constexpr std::string_view kVersionHelp =
@@ -104,6 +117,28 @@ int run(const std::string& path) {
   return 0;
 }
 
+int test(int argc, char** argv) {
+  if (argc < 3)
+    return fmt::print(stderr, "aiopsd: test needs at least one FILE\n\n{}", kTestHelp), 2;
+  int status = 0;
+  for (int i = 2; i < argc; ++i) {
+    const std::string path = argv[i];
+    fmt::print("Unit testing: {}\n", path);
+    auto outcome = aiopsd::rules::run_rule_test_file(path);
+    if (outcome.invalid()) {
+      fmt::print(stderr, "{}", outcome.errors.to_string());
+      fmt::print("  INVALID\n");
+      status = 2;
+    } else if (outcome.failed > 0) {
+      fmt::print("{}  {} of {} tests failed\n", outcome.diff, outcome.failed, outcome.tests);
+      status = std::max(status, 1);
+    } else {
+      fmt::print("  SUCCESS ({} tests)\n", outcome.tests);
+    }
+  }
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,6 +151,10 @@ int main(int argc, char** argv) {
     if (wants_help(argc, argv)) return fmt::print("{}", kVersionHelp), 0;
     fmt::print("aiopsd {} ({})\n", aiopsd::daemon::kVersion, aiopsd::daemon::kRevision);
     return 0;
+  }
+  if (cmd == "test") {
+    if (wants_help(argc, argv)) return fmt::print("{}", kTestHelp), 0;
+    return test(argc, argv);
   }
   if (cmd == "run" || cmd == "check") {
     std::string_view help = cmd == "run" ? kRunHelp : kCheckHelp;
