@@ -142,6 +142,7 @@ ApprovalBook::ApprovalBook(StateStore* store, Options options, OnDecided on_deci
     if (!a->intent_id.empty()) by_intent_[a->intent_id] = a->id;
     approvals_.emplace(a->id, std::move(*a));
   }
+  intents_held_ = by_intent_.size();
 }
 
 bool ApprovalBook::persist(const Approval& a) {
@@ -156,6 +157,7 @@ std::optional<Approval> ApprovalBook::hold(Approval a) {
   if (!persist(a)) return std::nullopt;
   std::lock_guard lock(mu_);
   if (!a.intent_id.empty()) by_intent_[a.intent_id] = a.id;
+  intents_held_ = by_intent_.size();
   approvals_.emplace(a.id, a);
   return a;
 }
@@ -208,6 +210,7 @@ std::size_t ApprovalBook::expire(Clock::time_point now) {
       } else if (a.status != Approval::Status::kPending && now - a.decided_at > kKeepDecided) {
         if (store_) store_->erase(StateStore::Keyspace::kApprovals, a.id);
         if (!a.intent_id.empty()) by_intent_.erase(a.intent_id);
+        intents_held_ = by_intent_.size();
         it = approvals_.erase(it);
         continue;
       }
@@ -240,6 +243,7 @@ std::optional<Approval> ApprovalBook::find(std::string_view id) const {
 }
 
 std::optional<Approval> ApprovalBook::find_intent(std::string_view intent_id) const {
+  if (intents_held_.load(std::memory_order_relaxed) == 0) return std::nullopt;
   std::lock_guard lock(mu_);
   auto it = by_intent_.find(intent_id);
   if (it == by_intent_.end()) return std::nullopt;

@@ -11,6 +11,7 @@
 // Thread-safe: HTTP, Kafka and the expiry sweeper call in from their threads;
 // the callback runs on the caller's thread, outside the lock.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -101,6 +102,9 @@ class ApprovalBook {
   mutable std::mutex mu_;
   std::map<std::string, Approval, std::less<>> approvals_;
   std::map<std::string, std::string, std::less<>> by_intent_;  // intent_id -> approval id
+  // by_intent_.size(), read without the lock: most intents need no approval,
+  // and the intent path asks for every one.
+  std::atomic<std::size_t> intents_held_{0};
 };
 
 std::string_view to_string(ApprovalBook::Refusal r);
