@@ -1,6 +1,7 @@
 #include "daemon/app.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
@@ -318,6 +319,9 @@ App::~App() { stop(); }
 void App::start() {
   Impl& s = *impl_;
   const Config& cfg = *s.config;
+  // A peer closing its end (SSH device, webhook receiver, scraper) must cost
+  // an error on that connection, never the process: embedded or not.
+  ::signal(SIGPIPE, SIG_IGN);
   log::set_level(cfg.log_level);
   for (const auto& d : cfg.devices) {
     if (!d.ssh.verify_host_key) {

@@ -1,5 +1,7 @@
 #include "tests/harness/kafka_fixture.hpp"
 
+#include <signal.h>
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -34,6 +36,9 @@ std::size_t count_replies(const std::string& log) {
 }  // namespace
 
 KafkaFixture::KafkaFixture(const std::vector<KafkaTopic>& topics, int brokers) {
+  // The command FIFO's reader may be gone (the harness exited): a failed
+  // write, not a SIGPIPE that kills the whole test binary.
+  ::signal(SIGPIPE, SIG_IGN);
   std::string tmpl = (fs::temp_directory_path() / "aiopsd-kafka-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
