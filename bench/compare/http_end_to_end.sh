@@ -54,13 +54,16 @@ one_run() {  # CONNECTIONS MODE RUN
     --total "$label_sets" >"$out.prime.json" || true
   wait_aiopsd_idle "$PORT" "$audit" 300 || echo "aiopsd not idle after priming" >&2
   prime_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  measure_begin "$pid"
   run_logged "${PIN_DRIVER[@]}" "$ALERT_LOAD" "${common[@]}" "${mode_args[@]}" \
     --seconds "$seconds" >"$out.json" || true
+  measure_end "$pid"
   hwm=$(vmhwm_kib "$pid")
   stop_pid "$pid"
   python3 "$ROOT/bench/compare/summarize.py" record "$out.json" "$out.prime.json" \
     --target aiopsd --mode "$mode" --run "$run" --connections "$c" --vmhwm-kib "$hwm" \
-    --prime-seconds "$prime_s" --actions "$(wc -l <"$audit")" >>"$RESULTS/runs.jsonl"
+    --prime-seconds "$prime_s" --actions "$(wc -l <"$audit")" "${MEASURE_ARGS[@]}" \
+    >>"$RESULTS/runs.jsonl"
 }
 
 echo "e2e: $runs run(s) of ${seconds}s per connection count and mode, batch $batch" >&2

@@ -83,7 +83,9 @@ one_run() {  # TARGET MODE RUN
     sleep 2  # Alertmanager stores alerts inside the request; let its dispatcher settle
   fi
   prime_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  measure_begin "$pid"
   driver "$port" "${mode_args[@]}" --seconds "$seconds" >"$out.json" || true
+  measure_end "$pid"
   local hwm
   hwm=$(vmhwm_kib "$pid")
   [ "$target" = aiopsd ] && actions=$(wc -l <"$RESULTS/aiopsd/audit.log")
@@ -91,7 +93,7 @@ one_run() {  # TARGET MODE RUN
   [ "$target" = alertmanager ] && rm -rf "$RESULTS/am-storage-$mode-$run"
   python3 "$ROOT/bench/compare/summarize.py" record "$out.json" "$out.prime.json" \
     --target "$target" --mode "$mode" --run "$run" --connections "$connections" --vmhwm-kib "$hwm" --prime-seconds "$prime_s" \
-    --actions "$actions" >>"$RESULTS/runs.jsonl"
+    --actions "$actions" "${MEASURE_ARGS[@]}" >>"$RESULTS/runs.jsonl"
 }
 
 echo "intake: $runs run(s) of ${seconds}s per receiver and mode, $connections connections, batch $batch" >&2

@@ -114,3 +114,29 @@ wait_aiopsd_idle() {  # PORT AUDIT_LOG TIMEOUT_SECONDS
   done
   return 1
 }
+
+# CPU accounting around a timed run, to tell a quiet machine from a busy one:
+# all CPUs' busy time, the server's own CPU time and the wall time. The
+# driver reports its own CPU time; summarize.py subtracts both and reports
+# what everyone else used ("other CPU") next to the figures.
+HZ=$(getconf CLK_TCK)
+cpu_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+pid_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+measure_begin() {  # SERVER_PID
+  M_BUSY0=$(cpu_busy_ticks)
+  M_PID0=$(pid_ticks "$1")
+  M_T0=$(date +%s.%N)
+}
+
+measure_end() {  # SERVER_PID: sets MEASURE_ARGS for `summarize.py record`
+  local busy pid t1
+  busy=$(cpu_busy_ticks)
+  pid=$(pid_ticks "$1")
+  t1=$(date +%s.%N)
+  MEASURE_ARGS=(
+    --busy-cpu-seconds "$(awk -v a="$M_BUSY0" -v b="$busy" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+    --server-cpu-seconds "$(awk -v a="$M_PID0" -v b="$pid" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+    --wall-seconds "$(awk -v a="$M_T0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+  )
+}

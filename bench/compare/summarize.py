@@ -39,8 +39,16 @@ def record(a):
         "actions": int(a.actions) if a.actions not in (None, "", "null") else None,
         "driver": run,
         "prime": prime,
+        "server_cores": None,
+        "other_cores": None,
         "ok": bool(run and run.get("ok")) and (prime is None or bool(prime.get("ok"))),
     }
+    if a.wall_seconds and float(a.wall_seconds) > 0 and run:
+        wall = float(a.wall_seconds)
+        server = float(a.server_cpu_seconds)
+        driver = run.get("driver_cpu_seconds", 0.0)
+        out["server_cores"] = server / wall
+        out["other_cores"] = max(0.0, (float(a.busy_cpu_seconds) - server - driver) / wall)
     print(json.dumps(out))
     return 0
 
@@ -77,15 +85,23 @@ def group_stats(runs):
         "rss_mib": med([r["vmhwm_kib"] / 1024 for r in ok if r["vmhwm_kib"]]),
         "prime_s": med([r["prime_seconds"] for r in ok]),
         "actions": med([r["actions"] for r in ok]),
+        "server_cores": med([r.get("server_cores") for r in ok]),
+        "other_cores": med([r.get("other_cores") for r in ok]),
     }
+
+
+NOISE_NOTE = ("server CPU: the receiver's own CPU time over the timed run, in cores (it is "
+              "pinned to one); other CPU: what every other process on the machine used meanwhile "
+              "(0 on a quiet machine).")
 
 
 def intake(a):
     runs = read_runs(a.runs)
     failed = [r for r in runs if not r["ok"]]
     print("| mode | receiver | accepted alerts/s (median) | runs | p50 ms | p99 ms | "
-          "peak RSS MiB | rejected (503) per run | aiopsd / Alertmanager |")
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+          "peak RSS MiB | rejected (503) per run | server CPU (cores) | other CPU (cores) | "
+          "aiopsd / Alertmanager |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     ratios = {}
     for mode in ("fresh", "resend"):
         s = {t: group_stats([r for r in runs if r["target"] == t and r["mode"] == mode])
@@ -98,8 +114,11 @@ def intake(a):
             each = ", ".join(f"{v / 1000:.1f}k" for v in x["all_rates"])
             print(f"| {mode} | {t} | {fmt_num(x['alerts_per_s'])} | {each} | "
                   f"{fmt_num(x['p50'], 2)} | {fmt_num(x['p99'], 2)} | {fmt_num(x['rss_mib'])} | "
-                  f"{fmt_num(x['rejected'])} | "
+                  f"{fmt_num(x['rejected'])} | {fmt_num(x['server_cores'], 2)} | "
+                  f"{fmt_num(x['other_cores'], 2)} | "
                   f"{(f'**{ratio:.1f}x**' if ratio else 'n/a') if t == 'aiopsd' else ''} |")
+    print()
+    print(NOISE_NOTE)
     print()
     pa = group_stats([r for r in runs if r["target"] == "aiopsd"])
     pm = group_stats([r for r in runs if r["target"] == "alertmanager"])
@@ -123,8 +142,9 @@ def e2e(a):
     runs = read_runs(a.runs)
     failed = [r for r in runs if not r["ok"]]
     print("| mode | connections | accepted alerts/s (median) | runs | requests/s | p50 ms | "
-          "p99 ms | max ms | rejected (503) per run | peak RSS MiB |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+          "p99 ms | max ms | rejected (503) per run | peak RSS MiB | server CPU (cores) | "
+          "other CPU (cores) |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     best = {}
     for mode in ("fresh", "resend"):
         for c in sorted({r["connections"] for r in runs}):
@@ -135,9 +155,12 @@ def e2e(a):
             print(f"| {mode} | {c} | {fmt_num(x['alerts_per_s'])} | {each} | "
                   f"{fmt_num(x['requests_per_s'])} | {fmt_num(x['p50'], 2)} | "
                   f"{fmt_num(x['p99'], 2)} | {fmt_num(x['max'], 2)} | {fmt_num(x['rejected'])} | "
-                  f"{fmt_num(x['rss_mib'])} |")
+                  f"{fmt_num(x['rss_mib'])} | {fmt_num(x['server_cores'], 2)} | "
+                  f"{fmt_num(x['other_cores'], 2)} |")
             if x["alerts_per_s"]:
                 best[mode] = max(best.get(mode, 0), x["alerts_per_s"])
+    print()
+    print(NOISE_NOTE)
     print()
     for mode, rate in best.items():
         verdict = "met" if rate >= 200_000 else "**not met**"
@@ -188,7 +211,8 @@ def main():
     r = sub.add_parser("record")
     r.add_argument("run_json")
     r.add_argument("prime_json", nargs="?")
-    for name in ("target", "mode", "vmhwm_kib", "prime_seconds", "actions"):
+    for name in ("target", "mode", "vmhwm_kib", "prime_seconds", "actions", "busy_cpu_seconds",
+                 "server_cpu_seconds", "wall_seconds"):
         r.add_argument("--" + name.replace("_", "-"), dest=name)
     r.add_argument("--run", type=int)
     r.add_argument("--connections", type=int)

@@ -27,6 +27,7 @@
 // counted as rejected), 2 on a usage error.
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -429,11 +430,22 @@ double percentile(std::vector<double>& v, double p) {
   return v[k];
 }
 
+// CPU time this process used (user + system), so a script can tell the
+// driver's share of the machine from everyone else's.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
 int run(const Options& o) {
   asio::io_context io(1);
   Driver driver(io, o, make_pool(o));
   if (o.prime) driver.prime();
+  const double cpu0 = cpu_seconds();
   driver.measure();
+  const double driver_cpu = cpu_seconds() - cpu0;
   Stats s = driver.stats();
   const double secs = driver.elapsed();
   const double alerts_per_s = secs > 0 ? static_cast<double>(s.accepted_alerts) / secs : 0;
@@ -469,6 +481,7 @@ int run(const Options& o) {
                             {"requests_per_s", requests_per_s},
                             {"latency_ms", {{"p50", p50}, {"p99", p99}, {"max", max}}},
                             {"status", std::move(status)},
+                            {"driver_cpu_seconds", driver_cpu},
                             {"prime",
                              {{"accepted_alerts", driver.prime_stats().accepted_alerts},
                               {"rejected_alerts", driver.prime_stats().rejected_alerts},
