@@ -72,6 +72,7 @@ for run in $(seq "$runs"); do
     for c in $conns; do
       echo "  run $run: $mode, $c connection(s)" >&2
       echo "# run $run: $mode, $c connection(s)" >>"$COMMANDS_LOG"
+      wait_quiet
       one_run "$c" "$mode" "$run" || { failed=1; echo "  run failed" >&2; }
     done
   done

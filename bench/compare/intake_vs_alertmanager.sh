@@ -102,6 +102,7 @@ for run in $(seq "$runs"); do
     for target in aiopsd alertmanager; do
       echo "  run $run: $target, $mode" >&2
       echo "# run $run: $target, $mode" >>"$COMMANDS_LOG"
+      wait_quiet
       one_run "$target" "$mode" "$run" || { failed=1; echo "  run failed" >&2; }
     done
   done

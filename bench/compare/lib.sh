@@ -120,7 +120,9 @@ wait_aiopsd_idle() {  # PORT AUDIT_LOG TIMEOUT_SECONDS
 # driver reports its own CPU time; summarize.py subtracts both and reports
 # what everyone else used ("other CPU") next to the figures.
 HZ=$(getconf CLK_TCK)
-cpu_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# user + nice + system: process time (irq and softirq time, which our own
+# loopback traffic causes, would otherwise count as someone else's).
+cpu_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
 pid_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
 measure_begin() {  # SERVER_PID
@@ -139,4 +141,25 @@ measure_end() {  # SERVER_PID: sets MEASURE_ARGS for `summarize.py record`
     --server-cpu-seconds "$(awk -v a="$M_PID0" -v b="$pid" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
     --wall-seconds "$(awk -v a="$M_T0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
   )
+}
+
+# Waits (at most QUIET_WAIT seconds, default 60) until the rest of the
+# machine uses less than QUIET_CORES (default 0.25) of a CPU over a second,
+# so a run does not start in the middle of someone's build. Starts anyway
+# after the wait; the run's "other CPU" column then shows the noise.
+QUIET_CORES=${QUIET_CORES:-0.25}
+QUIET_WAIT=${QUIET_WAIT:-60}
+wait_quiet() {
+  local deadline=$((SECONDS + QUIET_WAIT)) b0 b1 used
+  while :; do
+    b0=$(cpu_busy_ticks)
+    sleep 1
+    b1=$(cpu_busy_ticks)
+    used=$(awk -v a="$b0" -v b="$b1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    if awk -v u="$used" -v q="$QUIET_CORES" 'BEGIN { exit !(u < q) }'; then return 0; fi
+    if [ $SECONDS -ge $deadline ]; then
+      echo "  machine still busy ($used cores used by others); running anyway" >&2
+      return 0
+    fi
+  done
 }

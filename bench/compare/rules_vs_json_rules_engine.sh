@@ -58,10 +58,12 @@ run_logged "$BUILD/bench/compare/compare_inputs" rules-eval "$RESULTS/inputs" --
 failed=0
 ours=() theirs=()
 for run in $(seq "$runs"); do
+  wait_quiet
   echo "  run $run: aiopsd, $events events" >&2
   run_logged "${PIN[@]}" "$BUILD/bench/compare/rules_eval" "$RESULTS/inputs/rules.yaml" \
     --events "$events" --check "$jre_events" >"$RESULTS/aiopsd-$run.json" || failed=1
   ours+=("$RESULTS/aiopsd-$run.json")
+  wait_quiet
   echo "  run $run: json-rules-engine, up to $jre_events events or ${jre_seconds}s" >&2
   log_cmd env NODE_PATH=build/compare/jre/node_modules "${PIN[@]}" node \
     bench/compare/jre/rules_eval.js "$RESULTS/inputs" "$jre_events" "$jre_seconds"
