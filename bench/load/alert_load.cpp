@@ -11,7 +11,7 @@
 //   --resend        the pool of --label-sets alerts is sent again and
 //                   again: every alert timed is an update of one the
 //                   receiver already holds.
-// With --prime (always with --resend), the pool is sent once before the
+// With --prime (implied by --resend, unless --no-prime), the pool is sent once before the
 // clock starts, and that pass is reported on its own: the receiver has then
 // seen every label combination but the sequence numbers, so a fresh run
 // times new alerts in groups that already exist (for aiopsd: rules already
@@ -355,6 +355,9 @@ class Driver {
         if (ec) {
           ++stats.io_errors;
           stream.reset();
+          // Nobody listening: do not spin until the deadline.
+          asio::steady_timer timer(io_, std::chrono::milliseconds(100));
+          co_await timer.async_wait(kNoThrow);
           continue;
         }
         stream->socket().set_option(tcp::no_delay(true));
