@@ -1,10 +1,10 @@
 // Decode + match throughput: a 100-alert Alertmanager webhook payload against
 // 10, 100, 1,000 and 10,000 rules mixing equality and regex matchers about
 // 70/30, several labels per rule. Baseline: simdjson's own DOM parse of the
-// same bytes, reported as alerts/s so the two figures divide.
+// same bytes, reported as alerts/s so the two figures divide. Rules and
+// alerts come from bench/alert_gen.hpp.
 
 #include <benchmark/benchmark.h>
-#include <fmt/format.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/alert_gen.hpp"
 #include "connectors/alertmanager/alert_decoder.hpp"
 #include "rules/engine.hpp"
 #include "rules/rule.hpp"
@@ -21,62 +22,10 @@ namespace {
 using namespace aiopsd;
 
 constexpr int kAlertsPerPayload = 100;
-// Real rule sets grow by covering more kinds of alerts, not by piling rules
-// on the same few: about three rules per alert name, whatever the size.
-int alert_names_for(int n_rules) { return std::max(8, n_rules / 3); }
-// Site-specific rules likewise grow with the fleet: about five per site.
-int sites_for(int n_rules) { return std::max(4, n_rules / 50); }
-const char* const kSeverities[] = {"info", "warning", "critical", "page"};
-const char* const kJobs[] = {"node", "snmp", "blackbox", "loki", "bgp", "poe"};
-
-std::string alert_name(int i) { return fmt::format("Alert{:05}Condition", i); }
-
-std::string make_payload(std::mt19937& rng, int alert_names, int sites) {
-  std::string alerts;
-  for (int i = 0; i < kAlertsPerPayload; ++i) {
-    int a = static_cast<int>(rng() % static_cast<unsigned>(alert_names));
-    int site = static_cast<int>(rng() % static_cast<unsigned>(sites));
-    if (i) alerts += ',';
-    alerts += fmt::format(
-        R"({{"status":"firing","labels":{{"alertname":"{}","severity":"{}","job":"{}","instance":"sw-{:02}-{}.dc{}.example.net:9100","device":"sw-{:02}-{}","interface":"1/1/{}","site":"site{:02}","team":"netops"}},"annotations":{{"summary":"Interface 1/1/{} on sw-{:02}-{} is down","runbook_url":"https://runbooks.example.net/{}"}},"startsAt":"2026-11-24T07:00:00.000Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example.net:9090/graph?g0.expr=up%3D%3D0","fingerprint":"{:016x}"}})",
-        alert_name(a), kSeverities[rng() % 4], kJobs[rng() % 6], site, rng() % 50, rng() % 3, site,
-        rng() % 50, rng() % 48, site, rng() % 48, site, rng() % 50, alert_name(a), rng());
-  }
-  return fmt::format(
-      R"({{"version":"4","groupKey":"{{}}:{{alertname=\"bench\"}}","truncatedAlerts":0,"status":"firing","receiver":"aiopsd","groupLabels":{{}},"commonLabels":{{"team":"netops"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager.example.net:9093","alerts":[{}]}})",
-      alerts);
-}
-
-// About 70% equality and 30% regex matchers, 2-4 per rule, on the labels real
-// rules use. Every regex needs its label present (none matches "").
-std::string make_rules(int n, std::mt19937& rng) {
-  const auto names = static_cast<unsigned>(alert_names_for(n));
-  std::string y = "rules:\n";
-  for (int r = 0; r < n; ++r) {
-    y += fmt::format("  - name: r{}\n    match:\n", r);
-    int kind = static_cast<int>(rng() % 10);
-    if (kind < 7) {
-      y += fmt::format("      alertname: {}\n", alert_name(static_cast<int>(rng() % names)));
-    } else if (kind < 9) {
-      int a = static_cast<int>(rng() % (names - 5));
-      y += fmt::format("      alertname: {{\"=~\": \"Alert{:05}Condition|Alert{:05}Condition\"}}\n",
-                       a, a + 5);
-    } else {
-      y += fmt::format(
-          "      instance: {{\"=~\": \"sw-{:02}-[0-9]+\\\\.dc[0-9]+\\\\.example\\\\.net:9100\"}}\n",
-          rng() % static_cast<unsigned>(sites_for(n)));
-    }
-    if (rng() % 10 < 7) {
-      y += fmt::format("      severity: {}\n", kSeverities[rng() % 4]);
-    } else {
-      y += "      severity: {\"=~\": \"critical|page\"}\n";
-    }
-    if (rng() % 2) y += fmt::format("      job: {}\n", kJobs[rng() % 6]);
-    if (rng() % 3 == 0) y += fmt::format("      site: {{\"=~\": \"site0[0-{}]\"}}\n", rng() % 10);
-    y += "    actions: [{log: {message: m}}]\n";
-  }
-  return y;
-}
+using bench::alert_names_for;
+using bench::make_payload;
+using bench::make_rules;
+using bench::sites_for;
 
 struct Fixture {
   rules::Interner interner;
