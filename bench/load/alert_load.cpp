@@ -78,7 +78,10 @@ Posts Alertmanager v2 alert batches over keep-alive connections.
   --seconds S            stop after S seconds (default 10 when --total is not given)
   --fresh-labels         every alert sent is a new label set (default)
   --resend               re-send a pool of --label-sets alerts (implies --prime)
-  --prime                send the pool once before timing, reported apart
+  --prime                send the pool once before timing, reported apart (timing
+                         starts right after: a receiver still busy with the pool,
+                         e.g. aiopsd auditing the actions it fired, slows the timed
+                         part; bench/compare/ primes in a separate run and waits)
   --no-prime             with --resend: the receiver already holds the pool
   --seq-start N          first fresh sequence number (default: past the pool)
   --label-sets K         distinct alerts in the pool (default 10000)
