@@ -287,7 +287,6 @@ void ActionRunner::finish(const Outcome& o) {
   record.duration = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
   counters_[o.rule][o.action][o.index]->Increment();
   metrics_.action_duration.Observe(std::chrono::duration<double>(elapsed).count());
-  if (!audit_.write(record)) log::error("audit", "audit write failed for rule {}", record.rule);
   if (o.index == kHeld) {
     log::warn("action", "rule={} action={} device={} held: {}", record.rule, record.action,
               record.device, record.error_message);
@@ -302,7 +301,13 @@ void ActionRunner::finish(const Outcome& o) {
               record.rule, record.action, record.device, record.outcome, record.duration.count(),
               cmds);
   }
-  --*in_flight_;
+  // Group-committed: the engine thread does not wait for the disk, and actions
+  // finishing together share one fdatasync. The action counts as in flight
+  // until its record is durable, so a drain never outruns the audit log.
+  audit_.write_async(record, [in_flight = in_flight_, rule = record.rule](bool ok) {
+    if (!ok) log::error("audit", "audit write failed for rule {}", rule);
+    --*in_flight;
+  });
 }
 
 }  // namespace aiopsd::daemon
