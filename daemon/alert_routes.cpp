@@ -172,8 +172,12 @@ HttpResponse AlertRoutes::ingest(HttpRequest& req, Kind kind) {
       result.errors.size() == 1 ? result.errors.front().code : "invalid_alerts";
   boost::json::object err{
       {"code", code}, {"message", message}, {"accepted", accepted}, {"errors", std::move(errors)}};
-  log::warn("http", "{}: rejected {} of {} alerts: {}", connector, result.errors.size(),
-            accepted + (result.body_rejected() ? 0 : result.errors.size()), message);
+  if (result.body_rejected()) {
+    log::warn("http", "{}: rejected the request body: {}", connector, message);
+  } else {
+    log::warn("http", "{}: rejected {} of {} alerts: {}", connector, result.errors.size(),
+              accepted + result.errors.size(), message);
+  }
   count(route, 400);
   return json_response(
       http::status::bad_request,
