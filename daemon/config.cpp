@@ -98,7 +98,7 @@ std::optional<std::string> read_token(const YamlMap& rm, const ApiToken& t, Conf
   std::size_t lead = 0;
   while (lead < value.size() && blank(value[lead])) ++lead;
   value.erase(0, lead);
-  const std::string where = rm.path();
+  const std::string& where = rm.path();
   const YAML::Node at = rm.node(t.env.empty() ? "file" : "env");
   auto fail = [&](std::string message) {
     errors.add(at, where, std::move(message));
