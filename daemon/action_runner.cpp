@@ -126,7 +126,6 @@ void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
   auto o = begin(d, action_index, "ssh");
   const DeviceConfig* dev = target_device(*o, action.device, d.event, action.params);
   if (!dev) return;
-  const rules::CommandPolicy& policy = action.policy ? *action.policy : config_.policy;
   std::vector<std::string> commands;
   for (std::size_t i = 0; i < action.commands.size(); ++i) {
     auto cmd = action.commands[i].render(d.event, *config_.interner, action.params);
@@ -134,8 +133,7 @@ void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
       return fail(*o, cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
     commands.push_back(std::move(cmd.text));
   }
-  dispatch(o, *dev, std::move(commands), policy,
-           limits_with(config_.ssh.limits, action.timeout, action.output_limit), nullptr);
+  dispatch(o, *dev, std::move(commands), guards_of(action, config_));
 }
 
 void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_index,
@@ -162,21 +160,14 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
   }
   o->approval_required = ca->approval == rules::Approval::kRequired;
   auto& r = std::get<rules::ResolvedAction>(resolved);
-  dispatch(o, *dev, std::move(r.commands), ca->policy ? *ca->policy : config_.policy,
-           limits_with(config_.ssh.limits, ca->timeout, ca->output_limit),
-           ca->redact ? &*ca->redact : nullptr);
+  dispatch(o, *dev, std::move(r.commands), guards_of(*ca, config_));
 }
 
 void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
-                            std::vector<std::string> commands, const rules::CommandPolicy& policy,
-                            const ssh::Limits& limits, const rules::OutputFilter* extra_redact) {
-  for (std::size_t i = 0; i < commands.size(); ++i) {
-    if (auto why = policy.check(commands[i])) {
-      o->record.commands.clear();
-      return fail(*o, "policy_violation", fmt::format("commands[{}]: {}", i, *why));
-    }
-    o->record.commands.push_back({commands[i], -1, {}, false});
-  }
+                            std::vector<std::string> commands, const ActionGuards& guards) {
+  if (auto why = policy_violation(guards.policy, commands))
+    return fail(*o, "policy_violation", std::move(*why));
+  for (const auto& c : commands) o->record.commands.push_back({c, -1, {}, false});
   if (o->record.dry_run) {
     o->index = kDryRun;
     return finish(*o);
@@ -192,17 +183,17 @@ void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfi
     }
     if (why) return hold(o, dev, *why);
   }
-  executor_.submit(
-      dev.ssh, std::move(commands), limits, [this, o, extra_redact](const ssh::ExecResult& result) {
-        collect_outputs(result, config_.output_filter, extra_redact, o->record.commands);
-        o->index = kSucceeded;
-        if (auto failure = failure_of(result)) {
-          o->index = kFailed;
-          o->record.error_code = std::move(failure->code);
-          o->record.error_message = std::move(failure->message);
-        }
-        finish(*o);
-      });
+  executor_.submit(dev.ssh, std::move(commands), guards.limits,
+                   [this, o, redact = guards.redact](const ssh::ExecResult& result) {
+                     collect_outputs(result, config_.output_filter, redact, o->record.commands);
+                     o->index = kSucceeded;
+                     if (auto failure = failure_of(result)) {
+                       o->index = kFailed;
+                       o->record.error_code = std::move(failure->code);
+                       o->record.error_message = std::move(failure->message);
+                     }
+                     finish(*o);
+                   });
 }
 
 void ActionRunner::hold(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
@@ -269,15 +260,12 @@ void ActionRunner::decided(const Approval& a) {
   o->record.host = fmt::format("{}:{}", dev->ssh.host, dev->ssh.port);
   const auto& spec = rule->actions[a.action_index].spec;
   if (const auto* ssh = std::get_if<rules::SshAction>(&spec)) {
-    return dispatch(o, *dev, a.commands, ssh->policy ? *ssh->policy : config_.policy,
-                    limits_with(config_.ssh.limits, ssh->timeout, ssh->output_limit), nullptr);
+    return dispatch(o, *dev, a.commands, guards_of(*ssh, config_));
   }
   const auto* run = std::get_if<rules::RunAction>(&spec);
   const rules::CatalogAction* ca = run ? config_.catalog.find(run->action) : nullptr;
   if (!ca) return fail(*o, "unknown_action", "the rule's action is no longer in the catalog");
-  dispatch(o, *dev, a.commands, ca->policy ? *ca->policy : config_.policy,
-           limits_with(config_.ssh.limits, ca->timeout, ca->output_limit),
-           ca->redact ? &*ca->redact : nullptr);
+  dispatch(o, *dev, a.commands, guards_of(*ca, config_));
 }
 
 void ActionRunner::finish(const Outcome& o) {

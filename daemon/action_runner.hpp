@@ -19,6 +19,7 @@
 #include "daemon/escalations.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/safety_gate.hpp"
+#include "daemon/ssh_outcome.hpp"
 #include "rules/engine.hpp"
 
 namespace aiopsd::daemon {
@@ -47,8 +48,7 @@ class ActionRunner {
   void run_catalog(const rules::Decision& d, std::size_t action_index, const rules::RunAction& run);
   // Policy check of every final command, then dry-run or SSH; always finishes `o`.
   void dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
-                std::vector<std::string> commands, const rules::CommandPolicy& policy,
-                const ssh::Limits& limits, const rules::OutputFilter* extra_redact);
+                std::vector<std::string> commands, const ActionGuards& guards);
   void run_log(const rules::Decision& d, std::size_t action_index, const rules::LogAction& action);
   void finish(const Outcome& outcome);
   // Turns the action into a pending approval; always finishes `o`.

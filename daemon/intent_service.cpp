@@ -223,13 +223,8 @@ void IntentService::execute(const std::shared_ptr<Job>& job) {
     return reject(job, err->code, err->field, err->message, true);
   }
   job->commands = std::move(std::get<rules::ResolvedAction>(resolved).commands);
-  const rules::CommandPolicy& policy = action->policy ? *action->policy : job->config->policy;
-  for (std::size_t i = 0; i < job->commands.size(); ++i) {
-    if (auto why = policy.check(job->commands[i])) {
-      return reject(job, "policy_violation", "action", fmt::format("commands[{}]: {}", i, *why),
-                    false);
-    }
-  }
+  if (auto why = policy_violation(guards_of(*action, *job->config).policy, job->commands))
+    return reject(job, "policy_violation", "action", std::move(*why), false);
   if (in.deadline && Clock::now() > *in.deadline) return finish(job, expired(*job));
   job->dry_run = in.dry_run || job->config->engine.dry_run;
   // A dry run sends nothing, so it needs no approval.
@@ -312,16 +307,8 @@ void IntentService::decided(const Approval& a) {
                                "the approved action or device is no longer configured",
                                {}});
   }
-  const rules::CommandPolicy& policy = action->policy ? *action->policy : job->config->policy;
-  for (std::size_t i = 0; i < job->commands.size(); ++i) {
-    if (auto why = policy.check(job->commands[i])) {
-      return finish(job, Outcome{"rejected",
-                                 "policy_violation",
-                                 "action",
-                                 fmt::format("commands[{}]: {}", i, *why),
-                                 {}});
-    }
-  }
+  if (auto why = policy_violation(guards_of(*action, *job->config).policy, job->commands))
+    return finish(job, Outcome{"rejected", "policy_violation", "action", std::move(*why), {}});
   launch(job, *action);
 }
 
@@ -355,10 +342,10 @@ void IntentService::launch(const std::shared_ptr<Job>& job,
         job->intent.intent_id, result_document(*job, Outcome{"accepted", "", "", "", {}}));
     return job->start_recorded;
   };
+  const ActionGuards guards = guards_of(*action, *job->config);
   executor_.submit(
-      job->device->ssh, job->commands,
-      limits_with(job->config->ssh.limits, action->timeout, action->output_limit),
-      [this, job, action](const ssh::ExecResult& r) {
+      job->device->ssh, job->commands, guards.limits,
+      [this, job, redact = guards.redact](const ssh::ExecResult& r) {
         if (job->expired_in_queue) {
           return finish(job, expired(*job));
         }
@@ -371,8 +358,7 @@ void IntentService::launch(const std::shared_ptr<Job>& job,
                                      {}});
         }
         Outcome o{"succeeded", "", "", "", {}};
-        collect_outputs(r, job->config->output_filter, action->redact ? &*action->redact : nullptr,
-                        o.commands);
+        collect_outputs(r, job->config->output_filter, redact, o.commands);
         if (auto failure = failure_of(r)) {
           o.status = "failed";
           o.error_code = std::move(failure->code);

@@ -11,6 +11,25 @@ ssh::Limits limits_with(ssh::Limits base, std::optional<std::chrono::millisecond
   return base;
 }
 
+ActionGuards guards_of(const rules::SshAction& action, const Config& config) {
+  return {action.policy ? *action.policy : config.policy,
+          limits_with(config.ssh.limits, action.timeout, action.output_limit), nullptr};
+}
+
+ActionGuards guards_of(const rules::CatalogAction& action, const Config& config) {
+  return {action.policy ? *action.policy : config.policy,
+          limits_with(config.ssh.limits, action.timeout, action.output_limit),
+          action.redact ? &*action.redact : nullptr};
+}
+
+std::optional<std::string> policy_violation(const rules::CommandPolicy& policy,
+                                            const std::vector<std::string>& commands) {
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    if (auto why = policy.check(commands[i])) return fmt::format("commands[{}]: {}", i, *why);
+  }
+  return std::nullopt;
+}
+
 void collect_outputs(const ssh::ExecResult& result, const rules::OutputFilter& global,
                      const rules::OutputFilter* extra, std::vector<AuditCommand>& commands) {
   for (std::size_t i = 0; i < result.commands.size(); ++i) {

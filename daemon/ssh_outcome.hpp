@@ -10,6 +10,7 @@
 
 #include "connectors/ssh/ssh_executor.hpp"
 #include "daemon/audit_log.hpp"
+#include "daemon/config.hpp"
 #include "rules/output_filter.hpp"
 
 namespace aiopsd::daemon {
@@ -17,6 +18,21 @@ namespace aiopsd::daemon {
 // The global limits with an action's own timeout and output limit applied.
 ssh::Limits limits_with(ssh::Limits base, std::optional<std::chrono::milliseconds> timeout,
                         std::optional<std::uint64_t> output_limit);
+
+// How an action's commands are guarded and run: its own command policy,
+// timeout, output limit and redaction over the daemon's. The one place that
+// decides it, for rule actions (ssh:, run:), intents, and approved actions.
+struct ActionGuards {
+  const rules::CommandPolicy& policy;
+  ssh::Limits limits;
+  const rules::OutputFilter* redact = nullptr;  // on top of the global output filter
+};
+ActionGuards guards_of(const rules::SshAction& action, const Config& config);
+ActionGuards guards_of(const rules::CatalogAction& action, const Config& config);
+
+// "commands[i]: why" for the first command `policy` refuses, else nullopt.
+std::optional<std::string> policy_violation(const rules::CommandPolicy& policy,
+                                            const std::vector<std::string>& commands);
 
 // Copies each started command's exit status, truncation flag and output
 // (ANSI-stripped and redacted by `global`, then by `extra` when set) into
