@@ -18,6 +18,7 @@
 #include "daemon/alert_routes.hpp"
 #include "daemon/approvals.hpp"
 #include "daemon/audit_log.hpp"
+#include "daemon/detail/periodic.hpp"
 #include "daemon/escalations.hpp"
 #include "daemon/event_queue.hpp"
 #include "daemon/http_auth.hpp"
@@ -92,10 +93,7 @@ struct App::Impl {
   std::unique_ptr<AlertRoutes> routes;
   std::unique_ptr<AdminRoutes> admin_routes;
   // Expires undecided approvals; its own stop flag, stopped before the runners.
-  std::thread approvals_thread;
-  std::mutex approvals_mu;
-  std::condition_variable approvals_cv;
-  bool approvals_stop = false;
+  std::optional<detail::Periodic> housekeeping;
   std::unique_ptr<HttpServer> server;
   // Kafka (when configured): embedded broker, durable state, clients.
   std::unique_ptr<kafka::EmbeddedCluster> kafka_cluster;
@@ -103,10 +101,7 @@ struct App::Impl {
   std::unique_ptr<IntentService> intents;
   std::unique_ptr<kafka::Consumer> consumer;
   std::unique_ptr<KafkaIngest> kafka_ingest;
-  std::thread lag_thread;
-  std::mutex lag_mu;
-  std::condition_variable lag_cv;
-  bool lag_stop = false;  // guarded by lag_mu; set by stop_kafka()
+  std::optional<detail::Periodic> lag_sampler;
   std::string kafka_bootstrap;
   std::thread http_thread, ssh_thread, engine_thread;
   std::atomic<bool> running{false};
@@ -275,15 +270,10 @@ void App::start_kafka() {
                                                  *s.producer, *s.consumer);
   s.consumer->start(
       [ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
-  // Its own stop flag: start() sets `running` only after this thread exists.
-  s.lag_thread = std::thread([&s] {
-    ::pthread_setname_np(::pthread_self(), "aiopsd-lag");
-    std::unique_lock lock(s.lag_mu);
-    while (!s.lag_cv.wait_for(lock, std::chrono::seconds(5), [&s] { return s.lag_stop; })) {
-      for (const auto& l : s.consumer->lag()) {
-        s.metrics.kafka_lag.Add({{"topic", l.topic}, {"partition", std::to_string(l.partition)}})
-            .Set(static_cast<double>(l.lag));
-      }
+  s.lag_sampler.emplace("aiopsd-lag", std::chrono::seconds(5), [&s] {
+    for (const auto& l : s.consumer->lag()) {
+      s.metrics.kafka_lag.Add({{"topic", l.topic}, {"partition", std::to_string(l.partition)}})
+          .Set(static_cast<double>(l.lag));
     }
   });
 }
@@ -291,12 +281,7 @@ void App::start_kafka() {
 void App::stop_kafka() {
   Impl& s = *impl_;
   if (!s.consumer) return;
-  {
-    std::lock_guard lock(s.lag_mu);
-    s.lag_stop = true;
-  }
-  s.lag_cv.notify_all();
-  if (s.lag_thread.joinable()) s.lag_thread.join();
+  s.lag_sampler.reset();
   s.kafka_ingest->stop();
   // Intents already handed out finish (bounded by the drain timeout) so
   // their offsets can be committed; then the consumer commits and leaves.
@@ -403,16 +388,9 @@ void App::start() {
     ::pthread_setname_np(::pthread_self(), "aiopsd-http");
     s.http_io.run();
   });
-  s.approvals_thread = std::thread([&s] {
-    ::pthread_setname_np(::pthread_self(), "aiopsd-approve");
-    std::unique_lock lock(s.approvals_mu);
-    while (!s.approvals_cv.wait_for(lock, std::chrono::seconds(1),
-                                    [&s] { return s.approvals_stop; })) {
-      lock.unlock();
-      s.approvals->expire(std::chrono::system_clock::now());
-      s.silences->housekeeping(std::chrono::system_clock::now());
-      lock.lock();
-    }
+  s.housekeeping.emplace("aiopsd-house", std::chrono::seconds(1), [&s] {
+    s.approvals->expire(std::chrono::system_clock::now());
+    s.silences->housekeeping(std::chrono::system_clock::now());
   });
   s.running = true;
   log::info("daemon", "listening on {}:{} with {} rules, {} devices; audit log {}",
@@ -428,13 +406,8 @@ void App::stop() {
             s.queue.size(), s.actions_in_flight());
   s.server->stop();
   s.http_work.reset();
-  s.http_thread.join();  // returns once every connection is closed
-  {
-    std::lock_guard lock(s.approvals_mu);
-    s.approvals_stop = true;
-  }
-  s.approvals_cv.notify_all();
-  if (s.approvals_thread.joinable()) s.approvals_thread.join();
+  s.http_thread.join();    // returns once every connection is closed
+  s.housekeeping.reset();  // expiry decides approvals: stopped before the runners
   stop_kafka();
   s.queue.close();
   s.engine_thread.join();

@@ -1,7 +1,6 @@
 #include "daemon/state_store.hpp"
 
 #include <fmt/format.h>
-#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/statistics.h>
@@ -68,19 +67,12 @@ StateStore::StateStore(Options options) : options_(std::move(options)) {
   open();
   load_unfinished();
   expire_finished(Clock::now());
-  sweeper_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "aiopsd-state");
-    sweep_loop();
-  });
+  sweeper_ = std::make_unique<detail::Periodic>("aiopsd-state", options_.sweep_interval,
+                                                [this] { expire_finished(Clock::now()); });
 }
 
 StateStore::~StateStore() {
-  {
-    std::lock_guard lock(sweep_mu_);
-    stopping_ = true;
-  }
-  sweep_cv_.notify_all();
-  if (sweeper_.joinable()) sweeper_.join();
+  sweeper_.reset();
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   if (db_) db_->Close();
 }
@@ -238,15 +230,6 @@ std::size_t StateStore::expire_finished(Clock::time_point now) {
               options_.retention.count());
   }
   return n;
-}
-
-void StateStore::sweep_loop() {
-  std::unique_lock lock(sweep_mu_);
-  while (!sweep_cv_.wait_for(lock, options_.sweep_interval, [this] { return stopping_; })) {
-    lock.unlock();
-    expire_finished(Clock::now());
-    lock.lock();
-  }
 }
 
 rocksdb::ColumnFamilyHandle* StateStore::handle(Keyspace ks) const {

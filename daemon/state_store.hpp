@@ -16,15 +16,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
+
+#include "daemon/detail/periodic.hpp"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
@@ -97,7 +97,6 @@ class StateStore {
  private:
   void open();
   void load_unfinished();
-  void sweep_loop();
 
   Options options_;
   std::shared_ptr<rocksdb::Statistics> statistics_;
@@ -116,10 +115,7 @@ class StateStore {
   std::atomic<std::uint64_t> records_{0};
   std::atomic<std::uint64_t> expired_{0};
 
-  std::mutex sweep_mu_;
-  std::condition_variable sweep_cv_;
-  bool stopping_ = false;
-  std::thread sweeper_;
+  std::unique_ptr<detail::Periodic> sweeper_;  // last: stopped first
 };
 
 }  // namespace aiopsd::daemon
