@@ -72,7 +72,7 @@ void ActionRunner::run_log(const rules::Decision& d, std::size_t action_index,
   o.record.action = "log";
   o.record.fingerprints = d.fingerprints;
   log::info("rule", "rule {} group {{{}}}: {}", o.record.rule, d.group_key,
-            action.message.render_text(d.event, *config_.interner));
+            action.message.render_text(d.context(), *config_.interner));
   ++*in_flight_;
   finish(o);
 }
@@ -103,9 +103,9 @@ void ActionRunner::fail(Outcome& o, std::string code, std::string message) {
 }
 
 const DeviceConfig* ActionRunner::target_device(Outcome& o, const rules::Template& device,
-                                                const rules::Event& event,
+                                                const rules::TemplateContext& ctx,
                                                 const rules::ParamPatterns& patterns) {
-  auto rendered = device.render(event, *config_.interner, patterns);
+  auto rendered = device.render(ctx, *config_.interner, patterns);
   if (!rendered.ok()) {
     fail(o, rendered.error->code, fmt::format("device: {}", rendered.error->message));
     return nullptr;
@@ -124,11 +124,11 @@ const DeviceConfig* ActionRunner::target_device(Outcome& o, const rules::Templat
 void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
                            const rules::SshAction& action) {
   auto o = begin(d, action_index, "ssh");
-  const DeviceConfig* dev = target_device(*o, action.device, d.event, action.params);
+  const DeviceConfig* dev = target_device(*o, action.device, d.context(), action.params);
   if (!dev) return;
   std::vector<std::string> commands;
   for (std::size_t i = 0; i < action.commands.size(); ++i) {
-    auto cmd = action.commands[i].render(d.event, *config_.interner, action.params);
+    auto cmd = action.commands[i].render(d.context(), *config_.interner, action.params);
     if (!cmd.ok())
       return fail(*o, cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
     commands.push_back(std::move(cmd.text));
@@ -143,11 +143,11 @@ void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_inde
   if (!ca)
     return fail(*o, "unknown_action", fmt::format("action '{}' is not in the catalog", run.action));
   o->record.action = fmt::format("run:{}", ca->name);
-  const DeviceConfig* dev = target_device(*o, run.device, d.event, run.device_patterns);
+  const DeviceConfig* dev = target_device(*o, run.device, d.context(), run.device_patterns);
   if (!dev) return;
   std::map<std::string, rules::ParamValue> values;
   for (const auto& [name, t] : run.params) {
-    auto v = t.render(d.event, *config_.interner, run.value_patterns);
+    auto v = t.render(d.context(), *config_.interner, run.value_patterns);
     if (!v.ok())
       return fail(*o, v.error->code, fmt::format("params.{}: {}", name, v.error->message));
     values.emplace(name, std::move(v.text));

@@ -42,7 +42,7 @@ class ActionRunner {
   void fail(Outcome& o, std::string code, std::string message);
   // Renders, strips ":port" and looks up the target; fails `o` when it cannot.
   const DeviceConfig* target_device(Outcome& o, const rules::Template& device,
-                                    const rules::Event& event,
+                                    const rules::TemplateContext& ctx,
                                     const rules::ParamPatterns& patterns);
   void run_ssh(const rules::Decision& d, std::size_t action_index, const rules::SshAction& action);
   void run_catalog(const rules::Decision& d, std::size_t action_index, const rules::RunAction& run);

@@ -156,6 +156,12 @@ std::optional<std::string_view> Event::annotation(Symbol name) const noexcept {
   return std::nullopt;
 }
 
+Symbol Member::label(Symbol name) const noexcept { return find_in(labels, name); }
+
+Member Member::of(const Event& event) {
+  return Member{event.fingerprint, event.status, event.starts_at, event.labels};
+}
+
 void Event::clear() {
   labels.clear();
   annotations.clear();

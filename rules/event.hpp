@@ -121,6 +121,19 @@ struct Event {
   void clear();
 };
 
+// A compact copy of an alert kept in correlation state and handed to actions
+// as an incident member: labels only (annotations are free text and stay with
+// the event that completed the condition), so state stays small per alert.
+struct Member {
+  std::uint64_t fingerprint = 0;
+  EventStatus status = EventStatus::kFiring;
+  TimePoint starts_at{};
+  std::vector<Label> labels;  // sorted by name symbol, like Event::labels
+
+  Symbol label(Symbol name) const noexcept;
+  static Member of(const Event& event);
+};
+
 // Sort by name and drop empty-valued labels (absent, as in Prometheus);
 // return false when a name repeats.
 bool normalize_labels(std::vector<Label>& labels);

@@ -54,30 +54,74 @@ struct RunAction {
   ConfigError where;
 };
 
-struct Action {
-  std::string kind;  // "ssh" | "log" | "run"; the metrics label
-  std::variant<SshAction, LogAction, RunAction> spec;
+// Publishes the incident record (schemas/incident.schema.json) to a Kafka
+// topic: escalation to ChatOps, ticketing or another automation.
+struct KafkaAction {
+  std::string topic;
 };
+
+// POSTs the same incident record to a receiver named in the daemon config
+// (`webhooks:`), which holds its URL and token reference: rules files carry
+// neither addresses nor secrets. `where` locates the name for that check.
+struct WebhookAction {
+  std::string receiver;
+  ConfigError where;
+};
+
+struct Action {
+  std::string kind;  // "ssh" | "log" | "run" | "kafka" | "webhook"; the metrics label
+  std::variant<SshAction, LogAction, RunAction, KafkaAction, WebhookAction> spec;
+};
+
+// One condition on one alert: label matchers and the status it must have.
+struct MatcherSet {
+  std::vector<LabelMatcher> matchers;
+  StatusFilter status = StatusFilter::kFiring;
+};
+
+enum class RuleKind : std::uint8_t {
+  kSingle,    // each matching alert (after `for`)
+  kCount,     // `count` distinct alerts within `window`
+  kAllOf,     // one alert for each of `steps`, started within `window` of each other
+  kSequence,  // `steps` in the order of their start times, within `window`
+  kAbsence,   // steps[0] and then no steps[1] within `window` (a timer fires)
+};
+std::string_view to_string(RuleKind k);
 
 struct Rule {
   std::string name;
   std::string signature;  // the rule's definition, normalized: equal means unchanged
   std::string file;
   int line = 0;
-  std::vector<LabelMatcher> matchers;
-  StatusFilter status = StatusFilter::kFiring;
+  RuleKind kind = RuleKind::kSingle;
+  // kSingle and kCount: one step (the rule's `match` and `status`); kAllOf
+  // and kSequence: the listed steps; kAbsence: {after, expect}.
+  std::vector<MatcherSet> steps;
   std::vector<EventSource> sources;  // empty: any source
   std::vector<std::string> group_by;
   std::uint32_t count = 0;  // 0: no count correlation
   std::chrono::milliseconds window{0};
   std::chrono::milliseconds for_duration{0};
   std::chrono::milliseconds throttle{0};  // 0: no throttle
+  std::uint32_t max_groups = 0;           // 0: the engine's default
   std::optional<bool> dry_run;
   std::vector<Action> actions;
 };
 
+// Alertmanager's inhibition: while an alert matching `source` fires, alerts
+// matching `target` with the same values of the `equal` labels match no rule.
+struct InhibitRule {
+  std::string name;  // for metrics and logs; "inhibit_rules[N]" when not given
+  std::string file;
+  int line = 0;
+  MatcherSet source;
+  MatcherSet target;
+  std::vector<std::string> equal;
+};
+
 struct RuleSet {
   std::vector<Rule> rules;
+  std::vector<InhibitRule> inhibit_rules;
 };
 
 // Parses and validates one rules file, appending to `out`. Every problem is

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <set>
 
 #include "rules/rule.hpp"
@@ -21,6 +22,22 @@ std::string_view to_string(MatchOp op) {
   return "?";
 }
 
+std::string_view to_string(RuleKind k) {
+  switch (k) {
+    case RuleKind::kSingle:
+      return "match";
+    case RuleKind::kCount:
+      return "count";
+    case RuleKind::kAllOf:
+      return "all_of";
+    case RuleKind::kSequence:
+      return "sequence";
+    case RuleKind::kAbsence:
+      return "absence";
+  }
+  return "?";
+}
+
 namespace {
 
 const RE2& label_name_re() {
@@ -37,7 +54,7 @@ std::optional<MatchOp> parse_op(std::string_view s) {
 }
 
 void add_matcher(const YAML::Node& at, const std::string& path, const std::string& name, MatchOp op,
-                 const std::string& value, Rule& rule, ConfigErrors& errors) {
+                 const std::string& value, MatcherSet& set, ConfigErrors& errors) {
   if (op == MatchOp::kRegex || op == MatchOp::kNotRegex) {
     RE2::Options opts;
     opts.set_log_errors(false);
@@ -47,10 +64,10 @@ void add_matcher(const YAML::Node& at, const std::string& path, const std::strin
       return;
     }
   }
-  rule.matchers.push_back({name, op, value});
+  set.matchers.push_back({name, op, value});
 }
 
-void parse_match(const YAML::Node& node, const std::string& path, Rule& rule,
+void parse_match(const YAML::Node& node, const std::string& path, MatcherSet& rule,
                  ConfigErrors& errors) {
   if (!node.IsMap()) {
     errors.add(node, path, "expected a mapping of label name to value or {operator: value}");
@@ -148,8 +165,11 @@ std::optional<SshAction> parse_ssh(const YAML::Node& node, const std::string& pa
       for (auto it = p.begin(); it != p.end(); ++it) {
         std::string ref = it->first.as<std::string>("");
         std::string ppath = fmt::format("{}.{}", m.child_path("params"), ref);
-        if (!ref.starts_with("labels.") && !ref.starts_with("annotations.")) {
-          errors.add(it->first, ppath, "expected labels.NAME or annotations.NAME");
+        if (!ref.starts_with("labels.") && !ref.starts_with("annotations.") &&
+            !ref.starts_with("group.") && !ref.starts_with("members[")) {
+          errors.add(it->first, ppath,
+                     "expected labels.NAME, annotations.NAME, group.NAME or "
+                     "members[N].labels.NAME");
           ok = false;
           continue;
         }
@@ -225,13 +245,34 @@ void parse_actions(const YAML::Node& rule_node, const YAML::Node& node, const st
   }
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string apath = fmt::format("{}[{}]", path, i);
-    YamlMap am(node[i], apath, errors, {"ssh", "log", "run"});
+    YamlMap am(node[i], apath, errors, {"ssh", "log", "run", "kafka", "webhook"});
     if (!am.valid()) continue;
-    if (am.has("ssh") + am.has("log") + am.has("run") != 1) {
-      errors.add(node[i], apath, "expected exactly one of ssh, log or run");
+    if (am.has("ssh") + am.has("log") + am.has("run") + am.has("kafka") + am.has("webhook") != 1) {
+      errors.add(node[i], apath, "expected exactly one of ssh, log, run, kafka or webhook");
       continue;
     }
-    if (am.has("run")) {
+    if (am.has("kafka")) {
+      YamlMap km(am.node("kafka"), am.child_path("kafka"), errors, {"topic"});
+      if (!km.valid()) continue;
+      auto topic = km.string("topic", true);
+      if (!topic) continue;
+      if (!RE2::FullMatch(*topic, "[A-Za-z0-9._-]{1,249}")) {
+        errors.add(km.node("topic"), km.child_path("topic"),
+                   fmt::format("invalid topic name '{}' (letters, digits, . _ - only)", *topic));
+        continue;
+      }
+      rule.actions.push_back({"kafka", KafkaAction{*topic}});
+    } else if (am.has("webhook")) {
+      YamlMap wm(am.node("webhook"), am.child_path("webhook"), errors, {"receiver"});
+      if (!wm.valid()) continue;
+      if (auto receiver = wm.string("receiver", true)) {
+        const YAML::Node at = wm.node("receiver");
+        rule.actions.push_back(
+            {"webhook", WebhookAction{*receiver, ConfigError{errors.file(), at.Mark().line + 1,
+                                                             at.Mark().column + 1,
+                                                             wm.child_path("receiver"), ""}}});
+      }
+    } else if (am.has("run")) {
       if (auto a = parse_run(am.node("run"), am.child_path("run"), interner, errors)) {
         rule.actions.push_back({"run", std::move(*a)});
       }
@@ -253,6 +294,21 @@ void parse_actions(const YAML::Node& rule_node, const YAML::Node& node, const st
   }
 }
 
+void parse_status(const YamlMap& m, StatusFilter& status) {
+  auto s = m.string("status");
+  if (!s) return;
+  if (*s == "firing") {
+    status = StatusFilter::kFiring;
+  } else if (*s == "resolved") {
+    status = StatusFilter::kResolved;
+  } else if (*s == "any") {
+    status = StatusFilter::kAny;
+  } else {
+    m.errors().add(m.node("status"), m.child_path("status"),
+                   fmt::format("unknown status '{}' (expected firing, resolved or any)", *s));
+  }
+}
+
 std::optional<EventSource> parse_source(std::string_view s) {
   if (s == "alertmanager_v2") return EventSource::kAlertmanagerV2;
   if (s == "alertmanager_webhook") return EventSource::kAlertmanagerWebhook;
@@ -260,12 +316,108 @@ std::optional<EventSource> parse_source(std::string_view s) {
   return std::nullopt;
 }
 
+// A step of an all_of/sequence/absence rule: {match: ..., status: ...}.
+std::optional<MatcherSet> parse_step(const YAML::Node& node, const std::string& path,
+                                     ConfigErrors& errors) {
+  YamlMap m(node, path, errors, {"match", "status"});
+  if (!m.valid()) return std::nullopt;
+  const std::size_t before = errors.all().size();
+  MatcherSet set;
+  if (!m.has("match")) {
+    errors.add(node, m.child_path("match"), "missing required field");
+  } else {
+    parse_match(m.node("match"), m.child_path("match"), set, errors);
+  }
+  parse_status(m, set.status);
+  if (errors.all().size() != before) return std::nullopt;
+  return set;
+}
+
+void parse_steps(const YamlMap& m, std::string_view key, Rule& rule, ConfigErrors& errors) {
+  const YAML::Node list = m.node(key);
+  const std::string path = m.child_path(key);
+  if (!list.IsSequence() || list.size() < 2 || list.size() > 8) {
+    errors.add(list, path, "expected a list of 2 to 8 steps, each {match: ..., status: ...}");
+    return;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (auto step = parse_step(list[i], fmt::format("{}[{}]", path, i), errors)) {
+      rule.steps.push_back(std::move(*step));
+    }
+  }
+}
+
+// absence: {after: STEP, expect: STEP | resolved}; "resolved" is `after`'s
+// own alerts resolving.
+void parse_absence(const YamlMap& m, Rule& rule, ConfigErrors& errors) {
+  YamlMap am(m.node("absence"), m.child_path("absence"), errors, {"after", "expect"});
+  if (!am.valid()) return;
+  if (!am.has("after") || !am.has("expect")) {
+    errors.add(m.node("absence"), am.path(), "expected both after and expect");
+    return;
+  }
+  auto after = parse_step(am.node("after"), am.child_path("after"), errors);
+  if (!after) return;
+  rule.steps.push_back(*after);
+  const YAML::Node expect = am.node("expect");
+  if (expect.IsScalar()) {
+    if (expect.Scalar() != "resolved") {
+      errors.add(expect, am.child_path("expect"),
+                 fmt::format("unknown shorthand '{}' (expected resolved or {{match: ...}})",
+                             expect.Scalar()));
+      return;
+    }
+    after->status = StatusFilter::kResolved;
+    rule.steps.push_back(std::move(*after));
+  } else if (auto step = parse_step(expect, am.child_path("expect"), errors)) {
+    rule.steps.push_back(std::move(*step));
+  }
+}
+
+// Member and group references must exist for every incident the rule makes.
+void check_references(const YAML::Node& node, const std::string& path, const Rule& rule,
+                      ConfigErrors& errors) {
+  std::uint32_t members = 1;
+  if (rule.kind == RuleKind::kCount) members = rule.count;
+  if (rule.kind == RuleKind::kAllOf || rule.kind == RuleKind::kSequence) {
+    members = static_cast<std::uint32_t>(rule.steps.size());
+  }
+  auto check = [&](const Template& t, const std::string& where) {
+    if (auto n = t.max_member(); n && *n >= members) {
+      errors.add(node, where,
+                 fmt::format("'{}': members[{}] does not exist: a {} rule's incidents have {} "
+                             "member(s)",
+                             t.source(), *n, to_string(rule.kind), members));
+    }
+    for (const auto& g : t.group_labels()) {
+      if (std::find(rule.group_by.begin(), rule.group_by.end(), g) == rule.group_by.end()) {
+        errors.add(node, where, fmt::format("'{}': group.{} is not in group_by", t.source(), g));
+      }
+    }
+  };
+  for (std::size_t i = 0; i < rule.actions.size(); ++i) {
+    const std::string apath = fmt::format("{}.actions[{}]", path, i);
+    const auto& spec = rule.actions[i].spec;
+    if (const auto* ssh = std::get_if<SshAction>(&spec)) {
+      check(ssh->device, apath + ".ssh.device");
+      for (std::size_t c = 0; c < ssh->commands.size(); ++c) {
+        check(ssh->commands[c], fmt::format("{}.ssh.commands[{}]", apath, c));
+      }
+    } else if (const auto* run = std::get_if<RunAction>(&spec)) {
+      check(run->device, apath + ".run.device");
+      for (const auto& [name, t] : run->params) check(t, apath + ".run.params." + name);
+    } else if (const auto* log = std::get_if<LogAction>(&spec)) {
+      check(log->message, apath + ".log.message");
+    }
+  }
+}
+
 void parse_rule(const YAML::Node& node, const std::string& path, const std::string& file,
                 Interner& interner, RuleSet& out, ConfigErrors& errors,
                 std::set<std::string>& names) {
   YamlMap m(node, path, errors,
             {"name", "match", "status", "sources", "group_by", "count", "window", "for", "throttle",
-             "dry_run", "actions"});
+             "dry_run", "actions", "all_of", "sequence", "absence", "max_groups"});
   if (!m.valid()) return;
   Rule rule;
   rule.file = file;
@@ -282,22 +434,32 @@ void parse_rule(const YAML::Node& node, const std::string& path, const std::stri
     }
     rule.name = *name;
   }
-  if (!m.has("match")) {
-    errors.add(node, m.child_path("match"), "missing required field");
+  const int shapes = m.has("match") + m.has("all_of") + m.has("sequence") + m.has("absence");
+  if (shapes != 1) {
+    errors.add(node, m.child_path("match"),
+               shapes == 0 ? "missing required field (or one of all_of, sequence, absence)"
+                           : "expected exactly one of match, all_of, sequence or absence");
+  } else if (m.has("match")) {
+    rule.kind = m.has("count") ? RuleKind::kCount : RuleKind::kSingle;
+    MatcherSet& set = rule.steps.emplace_back();
+    parse_match(m.node("match"), m.child_path("match"), set, errors);
+    parse_status(m, set.status);
   } else {
-    parse_match(m.node("match"), m.child_path("match"), rule, errors);
-  }
-  if (auto s = m.string("status")) {
-    if (*s == "firing") {
-      rule.status = StatusFilter::kFiring;
-    } else if (*s == "resolved") {
-      rule.status = StatusFilter::kResolved;
-    } else if (*s == "any") {
-      rule.status = StatusFilter::kAny;
-    } else {
-      errors.add(m.node("status"), m.child_path("status"),
-                 fmt::format("unknown status '{}' (expected firing, resolved or any)", *s));
+    for (std::string_view key : {"status", "count", "for"}) {
+      if (m.has(key)) {
+        errors.add(m.node(key), m.child_path(key),
+                   "not allowed here: all_of, sequence and absence steps carry their own status, "
+                   "and take no count or for");
+      }
     }
+    if (m.has("absence")) {
+      rule.kind = RuleKind::kAbsence;
+      parse_absence(m, rule, errors);
+    } else {
+      rule.kind = m.has("all_of") ? RuleKind::kAllOf : RuleKind::kSequence;
+      parse_steps(m, m.has("all_of") ? "all_of" : "sequence", rule, errors);
+    }
+    if (!m.has("window")) errors.add(node, m.child_path("window"), "missing required field");
   }
   auto sources = m.string_list("sources");
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -319,7 +481,7 @@ void parse_rule(const YAML::Node& node, const std::string& path, const std::stri
   }
   if (auto c = m.integer("count", 1, 1'000'000)) rule.count = static_cast<std::uint32_t>(*c);
   if (auto w = m.duration("window")) rule.window = *w;
-  if (m.has("count") != m.has("window")) {
+  if (m.has("match") && m.has("count") != m.has("window")) {
     errors.add(node, path, "count and window go together: set both or neither");
   } else if (m.has("window") && rule.window.count() <= 0) {
     errors.add(m.node("window"), m.child_path("window"), "must be greater than zero");
@@ -338,16 +500,61 @@ void parse_rule(const YAML::Node& node, const std::string& path, const std::stri
       }
     }
   }
+  if (auto g = m.integer("max_groups", 1, 100'000'000))
+    rule.max_groups = static_cast<std::uint32_t>(*g);
   rule.dry_run = m.boolean("dry_run");
   parse_actions(node, m.node("actions"), m.child_path("actions"), interner, rule, errors);
+  if (errors.all().size() == errors_before) check_references(node, path, rule, errors);
   if (errors.all().size() == errors_before) out.rules.push_back(std::move(rule));
+}
+
+void parse_inhibit_rule(const YAML::Node& node, const std::string& path, const std::string& file,
+                        RuleSet& out, ConfigErrors& errors) {
+  YamlMap m(node, path, errors, {"name", "source_match", "target_match", "equal"});
+  if (!m.valid()) return;
+  const std::size_t before = errors.all().size();
+  InhibitRule ir;
+  ir.file = file;
+  ir.line = node.Mark().line + 1;
+  ir.name = m.string("name").value_or(path);
+  for (std::string_view key : {"source_match", "target_match"}) {
+    MatcherSet& set = key == "source_match" ? ir.source : ir.target;
+    if (!m.has(key)) {
+      errors.add(node, m.child_path(key), "missing required field");
+    } else {
+      parse_match(m.node(key), m.child_path(key), set, errors);
+      if (set.matchers.empty()) {
+        errors.add(m.node(key), m.child_path(key),
+                   "expected at least one matcher (an empty one would match every alert)");
+      }
+    }
+  }
+  ir.equal = m.string_list("equal");
+  for (std::size_t i = 0; i < ir.equal.size(); ++i) {
+    if (!RE2::FullMatch(ir.equal[i], label_name_re())) {
+      errors.add(m.node("equal")[i], fmt::format("{}[{}]", m.child_path("equal"), i),
+                 "invalid label name");
+    }
+  }
+  if (errors.all().size() == before) out.inhibit_rules.push_back(std::move(ir));
 }
 
 void load_rules_node(const YAML::Node& root, const std::string& file, Interner& interner,
                      RuleSet& out, ConfigErrors& errors) {
-  YamlMap top(root, "", errors, {"rules"});
+  YamlMap top(root, "", errors, {"rules", "inhibit_rules"});
   if (!top.valid()) return;
+  if (top.has("inhibit_rules")) {
+    const YAML::Node inhibit = top.node("inhibit_rules");
+    if (!inhibit.IsSequence()) {
+      errors.add(inhibit, "inhibit_rules", "expected a list of inhibit rules");
+    } else {
+      for (std::size_t i = 0; i < inhibit.size(); ++i) {
+        parse_inhibit_rule(inhibit[i], fmt::format("inhibit_rules[{}]", i), file, out, errors);
+      }
+    }
+  }
   YAML::Node rules = top.node("rules");
+  if (!rules.IsDefined() && top.has("inhibit_rules")) return;  // a file of inhibit rules only
   if (!rules.IsDefined() || !rules.IsSequence()) {
     errors.add(rules.IsDefined() ? rules : root, "rules", "expected a list of rules");
     return;

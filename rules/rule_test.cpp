@@ -302,7 +302,7 @@ std::vector<std::string> render_commands(const TestFile& tf, const Decision& d) 
   const Rule& rule = tf.rules.rules[d.rule];
   auto device_error = [&](const Template& device,
                           const ParamPatterns& patterns) -> std::optional<std::string> {
-    auto r = device.render(d.event, tf.interner, patterns);
+    auto r = device.render(d.context(), tf.interner, patterns);
     if (!r.ok()) return fmt::format("error: {}: device: {}", r.error->code, r.error->message);
     const std::string ref(strip_port(r.text));
     if (tf.devices && !tf.devices->contains(ref)) {
@@ -318,7 +318,7 @@ std::vector<std::string> render_commands(const TestFile& tf, const Decision& d) 
       }
       std::vector<std::string> cmds;
       for (std::size_t i = 0; i < ssh->commands.size(); ++i) {
-        auto c = ssh->commands[i].render(d.event, tf.interner, ssh->params);
+        auto c = ssh->commands[i].render(d.context(), tf.interner, ssh->params);
         if (!c.ok()) {
           cmds = {fmt::format("error: {}: commands[{}]: {}", c.error->code, i, c.error->message)};
           break;
@@ -340,7 +340,7 @@ std::vector<std::string> render_commands(const TestFile& tf, const Decision& d) 
       std::map<std::string, ParamValue> values;
       std::optional<std::string> error;
       for (const auto& [name, t] : run->params) {
-        auto v = t.render(d.event, tf.interner, run->value_patterns);
+        auto v = t.render(d.context(), tf.interner, run->value_patterns);
         if (!v.ok()) {
           error = fmt::format("error: {}: params.{}: {}", v.error->code, name, v.error->message);
           break;

@@ -1,5 +1,7 @@
 #include "rules/template.hpp"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 namespace aiopsd::rules {
@@ -48,6 +50,38 @@ const std::string& ParamPatterns::pattern_text(std::string_view ref) const {
   return for_ref(ref).pattern();
 }
 
+bool Template::parse_reference(std::string_view ref, Segment& seg, std::string_view& name,
+                               std::string& error) {
+  if (ref.starts_with("labels.")) {
+    name = ref.substr(7);
+  } else if (ref.starts_with("annotations.")) {
+    seg.kind = Segment::Kind::kAnnotation;
+    name = ref.substr(12);
+  } else if (ref.starts_with("group.")) {
+    seg.kind = Segment::Kind::kGroup;
+    name = ref.substr(6);
+  } else if (ref.starts_with("members[")) {
+    seg.kind = Segment::Kind::kMemberLabel;
+    const std::size_t close = ref.find(']');
+    const std::string_view index = ref.substr(8, close == std::string_view::npos ? 0 : close - 8);
+    auto [end, ec] = std::from_chars(index.data(), index.data() + index.size(), seg.member);
+    if (index.empty() || ec != std::errc{} || end != index.data() + index.size() ||
+        seg.member > 63 || !ref.substr(close + 1).starts_with(".labels.")) {
+      error = fmt::format("invalid member reference '{}' (expected members[N].labels.NAME, N < 64)",
+                          ref);
+      return false;
+    }
+    name = ref.substr(close + 9);
+  } else {
+    error = fmt::format(
+        "unknown reference '{}' (expected labels.NAME, annotations.NAME, group.NAME or "
+        "members[N].labels.NAME)",
+        ref);
+    return false;
+  }
+  return true;
+}
+
 std::optional<Template> Template::parse(std::string_view text, std::string& error,
                                         Interner& interner) {
   Template t;
@@ -73,15 +107,7 @@ std::optional<Template> Template::parse(std::string_view text, std::string& erro
     while (!ref.empty() && ref.back() == ' ') ref.remove_suffix(1);
     Segment seg{Segment::Kind::kLabel, std::string(ref), kNoSymbol};
     std::string_view name;
-    if (ref.starts_with("labels.")) {
-      name = ref.substr(7);
-    } else if (ref.starts_with("annotations.")) {
-      seg.kind = Segment::Kind::kAnnotation;
-      name = ref.substr(12);
-    } else {
-      error = fmt::format("unknown reference '{}' (expected labels.NAME or annotations.NAME)", ref);
-      return std::nullopt;
-    }
+    if (!parse_reference(ref, seg, name, error)) return std::nullopt;
     if (name.empty()) {
       error = fmt::format("empty name in reference '{}'", ref);
       return std::nullopt;
@@ -93,15 +119,21 @@ std::optional<Template> Template::parse(std::string_view text, std::string& erro
   return t;
 }
 
-std::optional<std::string_view> Template::Segment::value_in(const Event& event,
+std::optional<std::string_view> Template::Segment::value_in(const TemplateContext& ctx,
                                                             const Interner& interner) const {
-  if (kind == Kind::kAnnotation) return event.annotation(name);
-  Symbol v = event.label(name);
+  if (kind == Kind::kAnnotation) return ctx.event.annotation(name);
+  Symbol v = kNoSymbol;
+  if (kind == Kind::kMemberLabel) {
+    if (member < ctx.members.size()) v = ctx.members[member].label(name);
+  } else {
+    // A group label has one value across the group: the event carries it.
+    v = ctx.event.label(name);
+  }
   if (v == kNoSymbol) return std::nullopt;
   return interner.view(v);
 }
 
-RenderResult Template::render(const Event& event, const Interner& interner,
+RenderResult Template::render(const TemplateContext& ctx, const Interner& interner,
                               const ParamPatterns& patterns) const {
   RenderResult r;
   for (const Segment& seg : segments_) {
@@ -109,9 +141,12 @@ RenderResult Template::render(const Event& event, const Interner& interner,
       r.text += seg.text;
       continue;
     }
-    std::optional<std::string_view> found = seg.value_in(event, interner);
+    std::optional<std::string_view> found = seg.value_in(ctx, interner);
     if (!found) {
-      r.error = RenderError{"template_error", fmt::format("{}: missing in the alert", seg.text)};
+      r.error = RenderError{
+          "template_error",
+          fmt::format("{}: missing in the {}", seg.text,
+                      seg.kind == Segment::Kind::kMemberLabel ? "incident's members" : "alert")};
       r.text.clear();
       return r;
     }
@@ -128,13 +163,13 @@ RenderResult Template::render(const Event& event, const Interner& interner,
   return r;
 }
 
-std::string Template::render_text(const Event& event, const Interner& interner) const {
+std::string Template::render_text(const TemplateContext& ctx, const Interner& interner) const {
   std::string out;
   for (const Segment& seg : segments_) {
     if (seg.kind == Segment::Kind::kLiteral) {
       out += seg.text;
     } else {
-      out += seg.value_in(event, interner).value_or("");
+      out += seg.value_in(ctx, interner).value_or("");
     }
   }
   return out;
@@ -144,6 +179,22 @@ std::vector<std::string> Template::references() const {
   std::vector<std::string> out;
   for (const Segment& seg : segments_) {
     if (seg.kind != Segment::Kind::kLiteral) out.push_back(seg.text);
+  }
+  return out;
+}
+
+std::optional<std::uint32_t> Template::max_member() const {
+  std::optional<std::uint32_t> max;
+  for (const Segment& seg : segments_) {
+    if (seg.kind == Segment::Kind::kMemberLabel) max = std::max(max.value_or(0), seg.member);
+  }
+  return max;
+}
+
+std::vector<std::string> Template::group_labels() const {
+  std::vector<std::string> out;
+  for (const Segment& seg : segments_) {
+    if (seg.kind == Segment::Kind::kGroup) out.push_back(seg.text.substr(6));
   }
   return out;
 }

@@ -45,11 +45,11 @@ TEST(RuleLoader, ParsesEveryField) {
   const Rule& r = set.rules[0];
   EXPECT_EQ(r.name, "full");
   EXPECT_EQ(r.line, 2);
-  ASSERT_EQ(r.matchers.size(), 4u);
-  EXPECT_EQ(r.matchers[1].op, MatchOp::kRegex);
-  EXPECT_EQ(r.matchers[2].op, MatchOp::kNeq);
-  EXPECT_EQ(r.matchers[3].op, MatchOp::kNotRegex);
-  EXPECT_EQ(r.status, StatusFilter::kAny);
+  ASSERT_EQ(r.steps[0].matchers.size(), 4u);
+  EXPECT_EQ(r.steps[0].matchers[1].op, MatchOp::kRegex);
+  EXPECT_EQ(r.steps[0].matchers[2].op, MatchOp::kNeq);
+  EXPECT_EQ(r.steps[0].matchers[3].op, MatchOp::kNotRegex);
+  EXPECT_EQ(r.steps[0].status, StatusFilter::kAny);
   EXPECT_EQ(r.sources,
             (std::vector<EventSource>{EventSource::kAlertmanagerV2, EventSource::kKafka}));
   EXPECT_EQ(r.group_by, (std::vector<std::string>{"device", "interface"}));
@@ -108,14 +108,14 @@ TEST(RuleLoader, ReportsEveryErrorAtOnce) {
       "rules.yaml:11:13: rules[2].status: unknown status 'sometimes' (expected firing, resolved or "
       "any)\n"
       "rules.yaml:9:5: rules[2]: count and window go together: set both or neither\n"
-      "rules.yaml:12:15: rules[2].actions[0]: expected exactly one of ssh, log or run\n"
+      "rules.yaml:12:15: rules[2].actions[0]: expected exactly one of ssh, log, run, kafka or webhook\n"
       "rules.yaml:15:13: rules[3].window: invalid duration 'soon' (expected e.g. 500ms, 30s, 5m, "
       "1h)\n"
       "rules.yaml:13:5: rules[3]: count and window go together: set both or neither\n"
       "rules.yaml:16:16: rules[3].throttle.once: unknown field\n"
       "rules.yaml:16:15: rules[3].throttle.once_within: missing required field\n"
       "rules.yaml:18:23: rules[3].actions[0].ssh.device: unknown reference 'lables.d' (expected "
-      "labels.NAME or annotations.NAME)\n"
+      "labels.NAME, annotations.NAME, group.NAME or members[N].labels.NAME)\n"
       "rules.yaml:18:52: rules[3].actions[0].ssh.commands[0]: unclosed '{{' at offset 5\n");
 }
 
@@ -185,20 +185,20 @@ TEST(RuleLoader, EachErrorExactly) {
       {rule_with("    actions: [{ssh: {commands: [show]}}]\n"),
        "rules.yaml:4:21: rules[0].actions[0].ssh.device: missing required field\n"},
       {rule_with("    actions: [{ssh: {device: d, commands: [x]}, log: {message: m}}]\n"),
-       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log or run\n"},
+       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log, run, kafka or webhook\n"},
       {rule_with("    actions: [{}]\n"),
-       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log or run\n"},
+       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log, run, kafka or webhook\n"},
       {rule_with("    actions: [{log: {text: m}}]\n"),
        "rules.yaml:4:22: rules[0].actions[0].log.text: unknown field\n"
        "rules.yaml:4:21: rules[0].actions[0].log.message: missing required field\n"},
       {rule_with("    actions: [{log: {message: \"{{ label.x }}\"}}]\n"),
        "rules.yaml:4:31: rules[0].actions[0].log.message: unknown reference 'label.x' (expected "
-       "labels.NAME or annotations.NAME)\n"},
+       "labels.NAME, annotations.NAME, group.NAME or members[N].labels.NAME)\n"},
       {rule_with("    actions: [{ssh: {device: d, commands: [x], user: root}}]\n"),
        "rules.yaml:4:48: rules[0].actions[0].ssh.user: unknown field\n"},
       {rule_with("    actions: [{ssh: {device: d, commands: [x], params: {env.HOME: x}}}]\n"),
-       "rules.yaml:4:57: rules[0].actions[0].ssh.params.env.HOME: expected labels.NAME or "
-       "annotations.NAME\n"},
+       "rules.yaml:4:57: rules[0].actions[0].ssh.params.env.HOME: expected labels.NAME, "
+       "annotations.NAME, group.NAME or members[N].labels.NAME\n"},
       {rule_with("    actions: [{ssh: {device: d, commands: [x], params: {labels.x: \"(\"}}}]\n"),
        "rules.yaml:4:67: rules[0].actions[0].ssh.params.labels.x: invalid pattern '(': missing ): "
        "(\n"},
@@ -214,7 +214,7 @@ TEST(RuleLoader, EachErrorExactly) {
       {"rules:\n  - name: \"bad name\"\n    match: {a: b}\n" + kLog,
        "rules.yaml:2:11: rules[0].name: invalid rule name 'bad name' (letters, digits, _ . : - "
        "only)\n"},
-      {"rules:\n  - name: r\n" + kLog, "rules.yaml:2:5: rules[0].match: missing required field\n"},
+      {"rules:\n  - name: r\n" + kLog, "rules.yaml:2:5: rules[0].match: missing required field (or one of all_of, sequence, absence)\n"},
       {"rules:\n  - name: r\n    match: [a, b]\n" + kLog,
        "rules.yaml:3:12: rules[0].match: expected a mapping of label name to value or {operator: "
        "value}\n"},
@@ -281,12 +281,12 @@ TEST(RuleLoader, MatcherValuesAndDefaults) {
 )");
   ASSERT_EQ(set.rules.size(), 1u);
   const Rule& r = set.rules[0];
-  ASSERT_EQ(r.matchers.size(), 7u);
+  ASSERT_EQ(r.steps[0].matchers.size(), 7u);
   std::vector<std::string> got;
-  for (const auto& m : r.matchers) got.push_back(m.name + std::string(to_string(m.op)) + m.value);
+  for (const auto& m : r.steps[0].matchers) got.push_back(m.name + std::string(to_string(m.op)) + m.value);
   EXPECT_EQ(got,
             (std::vector<std::string>{"a=x", "b=", "c=1", "c!=2", "c=~3|4", "c!~5.*", "d=42"}));
-  EXPECT_EQ(r.status, StatusFilter::kFiring);
+  EXPECT_EQ(r.steps[0].status, StatusFilter::kFiring);
   EXPECT_TRUE(r.sources.empty());
   EXPECT_TRUE(r.group_by.empty());
   EXPECT_EQ(r.count, 0u);
@@ -386,7 +386,7 @@ TEST(RuleLoaderGolden, ValidFileLoads) {
   EXPECT_EQ(std::get<LogAction>(r.actions[1].spec).message.source(),
             "{{ annotations.summary }} on {{ labels.instance }}");
   const Rule& r2 = set.rules[1];
-  EXPECT_EQ(r2.status, StatusFilter::kAny);
+  EXPECT_EQ(r2.steps[0].status, StatusFilter::kAny);
   EXPECT_EQ(r2.for_duration, std::chrono::minutes(2));
   EXPECT_EQ(r2.dry_run, true);
 }

@@ -28,7 +28,7 @@ class TemplateTest : public ::testing::Test {
                             {{"summary", "port down"}, {"runbook", "rb-17"}});
   }
   RenderResult render(const std::string& text, const std::string& iface) {
-    return parse(text).render(event(iface), in_, patterns_);
+    return parse(text).render(TemplateContext(event(iface)), in_, patterns_);
   }
   Interner in_;
   ParamPatterns patterns_;
@@ -48,9 +48,9 @@ TEST_F(TemplateTest, SubstitutesLabelsAndAnnotations) {
 
 TEST_F(TemplateTest, RenderTextIsForLogsOnlyAndSkipsPatterns) {
   Template t = parse("{{ annotations.summary }} on {{ labels.interface }}{{ labels.nope }}");
-  EXPECT_EQ(t.render_text(event("1/1/3; reload"), in_), "port down on 1/1/3; reload");
+  EXPECT_EQ(t.render_text(TemplateContext(event("1/1/3; reload")), in_), "port down on 1/1/3; reload");
   // The same template for a command refuses both the space and the missing label.
-  EXPECT_FALSE(t.render(event("1/1/3"), in_, patterns_).ok());
+  EXPECT_FALSE(t.render(TemplateContext(event("1/1/3")), in_, patterns_).ok());
 }
 
 TEST_F(TemplateTest, ReferencesAndParseErrors) {
@@ -59,10 +59,10 @@ TEST_F(TemplateTest, ReferencesAndParseErrors) {
   EXPECT_EQ(parse("a {{ labels.x }}").source(), "a {{ labels.x }}");
   EXPECT_EQ(parse_error("show {{ labels.x"), "unclosed '{{' at offset 5");
   EXPECT_EQ(parse_error("{{ lables.x }}"),
-            "unknown reference 'lables.x' (expected labels.NAME or annotations.NAME)");
+            "unknown reference 'lables.x' (expected labels.NAME, annotations.NAME, group.NAME or members[N].labels.NAME)");
   EXPECT_EQ(parse_error("{{ labels. }}"), "empty name in reference 'labels.'");
   EXPECT_EQ(parse_error("{{ env.HOME }}"),
-            "unknown reference 'env.HOME' (expected labels.NAME or annotations.NAME)");
+            "unknown reference 'env.HOME' (expected labels.NAME, annotations.NAME, group.NAME or members[N].labels.NAME)");
 }
 
 TEST_F(TemplateTest, MissingLabelIsATemplateError) {
@@ -150,7 +150,7 @@ TEST_F(TemplateTest, ErrorMessageQuotesAndBoundsTheValue) {
 TEST_F(TemplateTest, InjectionThroughAnAnnotationIsRefusedToo) {
   Event e = test::make_event(in_, {{"device", "sw1"}}, EventStatus::kFiring,
                              {{"iface", "1/1/3; reload"}});
-  auto r = parse("interface {{ annotations.iface }}").render(e, in_, patterns_);
+  auto r = parse("interface {{ annotations.iface }}").render(TemplateContext(e), in_, patterns_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error->code, "policy_violation");
   EXPECT_TRUE(r.text.empty());
