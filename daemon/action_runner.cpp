@@ -25,14 +25,15 @@ struct ActionRunner::Outcome {
 
 ActionRunner::ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
                            Metrics& metrics, SafetyGate& gate, ApprovalBook& approvals,
-                           Escalations& escalations)
+                           Escalations& escalations, Incidents& incidents)
     : config_(config),
       executor_(executor),
       audit_(audit),
       metrics_(metrics),
       gate_(gate),
       approvals_(approvals),
-      escalations_(escalations) {
+      escalations_(escalations),
+      incidents_(incidents) {
   for (const auto& rule : config.rules.rules) {
     auto& per_rule = counters_.emplace_back();
     for (const auto& action : rule.actions) {
@@ -53,6 +54,8 @@ void ActionRunner::run(const rules::Decision& d) {
       run_ssh(d, i, *ssh);
     } else if (const auto* run = std::get_if<rules::RunAction>(&rule.actions[i].spec)) {
       run_catalog(d, i, *run);
+    } else if (!std::holds_alternative<rules::LogAction>(rule.actions[i].spec)) {
+      run_incident(d, i);
     } else {
       run_log(d, i, std::get<rules::LogAction>(rule.actions[i].spec));
     }
@@ -134,6 +137,35 @@ void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
     commands.push_back(std::move(cmd.text));
   }
   dispatch(o, *dev, std::move(commands), guards_of(action, config_));
+}
+
+void ActionRunner::run_incident(const rules::Decision& d, std::size_t action_index) {
+  const rules::Rule& rule = config_.rules.rules[d.rule];
+  const auto& spec = rule.actions[action_index].spec;
+  const auto* kafka = std::get_if<rules::KafkaAction>(&spec);
+  const auto* webhook = std::get_if<rules::WebhookAction>(&spec);
+  auto o = begin(d, action_index, kafka ? "kafka" : "webhook");
+  o->record.action = kafka ? "kafka:" + kafka->topic : "webhook:" + webhook->receiver;
+  std::string record = incident_record(d, rule, *config_.interner, o->record.dry_run,
+                                       std::chrono::system_clock::now());
+  if (o->record.dry_run) {
+    o->index = kDryRun;
+    return finish(*o);
+  }
+  if (webhook) {
+    if (!incidents_.to_webhook(webhook->receiver, std::move(record))) {
+      return fail(*o, "unknown_receiver",
+                  fmt::format("no webhook receiver named '{}'", webhook->receiver));
+    }
+    o->index = kSucceeded;  // queued; delivery failures are counted by the sender
+    return finish(*o);
+  }
+  std::string key = d.group_key.empty() ? rule.name : d.group_key;
+  const bool sent = incidents_.to_kafka(kafka->topic, std::move(key), std::move(record), [this, o] {
+    o->index = kSucceeded;
+    finish(*o);
+  });
+  if (!sent) fail(*o, "kafka_unavailable", "Kafka is not configured");
 }
 
 void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_index,

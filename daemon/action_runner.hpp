@@ -17,6 +17,7 @@
 #include "daemon/audit_log.hpp"
 #include "daemon/config.hpp"
 #include "daemon/escalations.hpp"
+#include "daemon/incidents.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/safety_gate.hpp"
 #include "daemon/ssh_outcome.hpp"
@@ -27,7 +28,8 @@ namespace aiopsd::daemon {
 class ActionRunner {
  public:
   ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics,
-               SafetyGate& gate, ApprovalBook& approvals, Escalations& escalations);
+               SafetyGate& gate, ApprovalBook& approvals, Escalations& escalations,
+               Incidents& incidents);
 
   void run(const rules::Decision& decision);
   // A held rule action was decided: run it if approved (past the safety gate:
@@ -45,6 +47,8 @@ class ActionRunner {
                                     const rules::TemplateContext& ctx,
                                     const rules::ParamPatterns& patterns);
   void run_ssh(const rules::Decision& d, std::size_t action_index, const rules::SshAction& action);
+  // kafka and webhook actions: the incident record, published (never in dry-run).
+  void run_incident(const rules::Decision& d, std::size_t action_index);
   void run_catalog(const rules::Decision& d, std::size_t action_index, const rules::RunAction& run);
   // Policy check of every final command, then dry-run or SSH; always finishes `o`.
   void dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
@@ -62,6 +66,7 @@ class ActionRunner {
   SafetyGate& gate_;
   ApprovalBook& approvals_;
   Escalations& escalations_;
+  Incidents& incidents_;
   // [rule][action] -> counters per outcome (see kOutcomeNames), resolved once.
   std::vector<std::vector<std::array<prometheus::Counter*, 6>>> counters_;
   std::shared_ptr<std::atomic<std::size_t>> in_flight_ =

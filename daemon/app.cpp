@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "daemon/action_runner.hpp"
@@ -45,14 +46,51 @@ class RuleMetrics final : public rules::EngineObserver {
     for (const auto& r : rules.rules) {
       matches_.push_back(&m.rule_matches.Add({{"rule", r.name}}));
       throttled_.push_back(&m.rule_throttled.Add({{"rule", r.name}}));
+      evicted_.push_back(&m.correlation_evictions.Add({{"rule", r.name}}));
+      groups_.push_back(&m.correlation_groups.Add({{"rule", r.name}}));
+    }
+    for (const auto& ir : rules.inhibit_rules) {
+      inhibited_.push_back(&m.events_inhibited.Add({{"inhibit_rule", ir.name}}));
     }
   }
   void on_match(std::uint32_t rule) override { matches_[rule]->Increment(); }
   void on_throttled(std::uint32_t rule) override { throttled_[rule]->Increment(); }
+  void on_inhibited(std::uint32_t i) override { inhibited_[i]->Increment(); }
+  void on_evicted(std::uint32_t rule) override { evicted_[rule]->Increment(); }
+  void sample(const rules::Engine& engine, Metrics& m) {
+    for (std::uint32_t r = 0; r < groups_.size(); ++r) {
+      groups_[r]->Set(static_cast<double>(engine.tracked(r)));
+    }
+    m.correlation_alerts.Set(static_cast<double>(engine.alerts_tracked()));
+    m.inhibiting_alerts.Set(static_cast<double>(engine.inhibiting()));
+  }
 
  private:
   std::vector<prometheus::Counter*> matches_;
   std::vector<prometheus::Counter*> throttled_;
+  std::vector<prometheus::Counter*> evicted_;
+  std::vector<prometheus::Counter*> inhibited_;
+  std::vector<prometheus::Gauge*> groups_;
+};
+
+// The engine's changelog into the state store, one unsynced batch per call.
+class CorrelationChangelog final : public rules::StateSink {
+ public:
+  explicit CorrelationChangelog(StateStore& store) : store_(store) {}
+  void put(std::string_view key, std::string_view value) override {
+    batch_.push_back({std::string(key), std::string(value), false});
+  }
+  void erase(std::string_view key) override { batch_.push_back({std::string(key), {}, true}); }
+  void flush() {
+    if (!store_.apply(StateStore::Keyspace::kCorrelation, batch_)) {
+      log::error("state", "could not write {} correlation state changes", batch_.size());
+    }
+    batch_.clear();
+  }
+
+ private:
+  StateStore& store_;
+  std::vector<StateStore::Change> batch_;
 };
 }  // namespace
 
@@ -86,6 +124,8 @@ struct App::Impl {
   std::unique_ptr<ssh::SshExecutor> executor;
   std::unique_ptr<StateStore> state;  // when state.path is set
   Escalations escalations{metrics};
+  Incidents incidents{metrics};
+  std::optional<CorrelationChangelog> changelog;  // with a state store
   std::unique_ptr<WebhookSender> webhook;
   std::unique_ptr<SafetyGate> gate;
   std::unique_ptr<ApprovalBook> approvals;
@@ -133,11 +173,30 @@ struct App::Impl {
     g.config = std::move(cfg);
     g.rule_metrics = std::make_unique<RuleMetrics>(g.config->rules, metrics);
     g.engine = std::make_unique<rules::Engine>(g.config->rules, *g.config->interner, clock,
-                                               g.rule_metrics.get());
+                                               g.rule_metrics.get(), g.config->engine.limits);
+    g.engine->track_changes(changelog.has_value());
     g.runner = std::make_shared<ActionRunner>(*g.config, *executor, *audit, metrics, *gate,
-                                              *approvals, escalations);
+                                              *approvals, escalations, incidents);
     return g;
   }
+  // Before the engine thread starts: windows, timers, throttles and
+  // inhibitions as the last run left them (a SIGKILL included).
+  void restore_correlation_state() {
+    std::size_t kept = 0;
+    std::vector<StateStore::Change> stale;
+    for (auto& [key, value] : state->records(StateStore::Keyspace::kCorrelation)) {
+      if (gen.engine->restore(key, value)) {
+        ++kept;
+      } else {
+        stale.push_back({std::move(key), {}, true});
+      }
+    }
+    state->apply(StateStore::Keyspace::kCorrelation, stale);
+    log::info("state",
+              "correlation state: {} entries restored, {} of changed or removed rules dropped",
+              kept, stale.size());
+  }
+
   // On the engine thread, between batches.
   void swap_in_pending() {
     std::lock_guard lock(gen_mu);
@@ -186,8 +245,14 @@ struct App::Impl {
       }
       if (std::chrono::steady_clock::now() >= next_tick) {
         gen.engine->tick(decisions);
-        gen.engine->expire_idle_state();
+        gen.rule_metrics->sample(*gen.engine, metrics);
         next_tick = std::chrono::steady_clock::now() + options.tick_interval;
+      }
+      // Before the actions run: a restart after this point neither repeats
+      // a throttled action nor forgets the windows this batch opened.
+      if (changelog) {
+        gen.engine->drain_changes(*changelog);
+        changelog->flush();
       }
       for (const auto& d : decisions) gen.runner->run(d);
       decisions.clear();
@@ -229,8 +294,14 @@ void App::start_kafka() {
   if (k.embedded) {
     s.kafka_cluster = kafka::EmbeddedCluster::start(1, error);
     if (!s.kafka_cluster) throw std::runtime_error("embedded kafka: " + error);
-    for (const std::string& t : {k.topics.intents, k.topics.results, k.topics.dead_letter,
-                                 k.topics.alerts, k.topics.approvals, k.topics.escalations}) {
+    std::set<std::string> topics{k.topics.intents, k.topics.results,   k.topics.dead_letter,
+                                 k.topics.alerts,  k.topics.approvals, k.topics.escalations};
+    for (const auto& rule : cfg.rules.rules) {  // incident topics of kafka actions
+      for (const auto& a : rule.actions) {
+        if (const auto* ka = std::get_if<rules::KafkaAction>(&a.spec)) topics.insert(ka->topic);
+      }
+    }
+    for (const std::string& t : topics) {
       if (!t.empty() && !s.kafka_cluster->create_topic(t, k.embedded_partitions, error))
         throw std::runtime_error(fmt::format("embedded kafka: topic {}: {}", t, error));
     }
@@ -252,6 +323,7 @@ void App::start_kafka() {
   s.producer = kafka::Producer::create(cc, error);
   if (!s.producer) throw std::runtime_error("kafka producer: " + error);
   s.escalations.attach(s.producer.get(), k.topics.escalations);
+  s.incidents.attach(s.producer.get());
   s.intents = std::make_unique<IntentService>(s.config, *s.executor, *s.audit, s.metrics, *s.state,
                                               *s.producer, *s.approvals, s.escalations);
   s.intents->report_interrupted();
@@ -343,8 +415,16 @@ void App::start() {
       s.state.get(), ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes},
       [&s](const Approval& a) { s.on_decided(a); });
   s.metrics.approvals_pending.Set(static_cast<double>(s.approvals->pending()));
+  if (s.state) s.changelog.emplace(*s.state);
+  for (const auto& [name, r] : cfg.webhooks) {
+    s.incidents.add_receiver(
+        name, std::make_unique<WebhookSender>(
+                  parse_webhook_url(r.url),
+                  resolve_property("webhooks." + name + ".token", r.token), s.metrics));
+  }
   s.gen = s.make_generation(s.config);
   s.runner = s.gen.runner;
+  if (s.state) s.restore_correlation_state();
   s.config_reload_ok.Set(1);
   s.config_reload_time.Set(
       static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(

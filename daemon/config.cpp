@@ -280,8 +280,15 @@ void parse_server(const YamlMap& top, const fs::path& base, Config& cfg, ConfigE
 
 void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
   if (!top.has("engine")) return;
-  YamlMap m(top.node("engine"), "engine", errors, {"queue_capacity", "max_labels", "dry_run"});
+  YamlMap m(top.node("engine"), "engine", errors,
+            {"queue_capacity", "max_labels", "dry_run", "max_groups_per_rule", "max_tracked",
+             "lateness"});
   if (!m.valid()) return;
+  if (auto v = m.integer("max_groups_per_rule", 1, 100'000'000))
+    cfg.engine.limits.max_groups_per_rule = static_cast<std::size_t>(*v);
+  if (auto v = m.integer("max_tracked", 1, 1'000'000'000))
+    cfg.engine.limits.max_tracked = static_cast<std::size_t>(*v);
+  if (auto v = m.duration("lateness")) cfg.engine.limits.lateness = *v;
   if (auto v = m.integer("queue_capacity", 1, 10'000'000))
     cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
   if (auto v = m.integer("max_labels", 1, 4096))
@@ -597,6 +604,50 @@ void check_breaker_rules(const Config& cfg, ConfigErrors& errors) {
   }
 }
 
+void parse_webhooks(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
+  if (!top.has("webhooks")) return;
+  const YAML::Node node = top.node("webhooks");
+  if (!node.IsMap()) {
+    errors.add(node, "webhooks", "expected a mapping of receiver name to {url, token}");
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string name = it->first.as<std::string>("");
+    const std::string path = fmt::format("webhooks.{}", name);
+    YamlMap wm(it->second, path, errors, {"url", "token"});
+    if (!wm.valid()) continue;
+    WebhookReceiver r;
+    r.url = wm.string("url", true).value_or("");
+    if (!r.url.empty() && parse_webhook_url(r.url).host.empty()) {
+      errors.add(wm.node("url"), wm.child_path("url"),
+                 fmt::format("'{}' is not an http://host[:port][/path] URL", r.url));
+    }
+    if (wm.has("token"))
+      parse_secret_ref(wm.node("token"), wm.child_path("token"), base, r.token, errors);
+    cfg.webhooks.emplace(name, std::move(r));
+  }
+}
+
+// Escalation actions name a receiver or need Kafka: checked once rules are loaded.
+void check_escalation_actions(const Config& cfg, ConfigErrors& errors) {
+  for (const rules::Rule& rule : cfg.rules.rules) {
+    for (std::size_t i = 0; i < rule.actions.size(); ++i) {
+      const auto& spec = rule.actions[i].spec;
+      if (const auto* w = std::get_if<rules::WebhookAction>(&spec)) {
+        if (!cfg.webhooks.contains(w->receiver)) {
+          rules::ConfigError e = w->where;
+          e.message = fmt::format("no webhook receiver named '{}' (define it under webhooks:)",
+                                  w->receiver);
+          errors.add(std::move(e));
+        }
+      } else if (std::holds_alternative<rules::KafkaAction>(spec) && !cfg.kafka.enabled) {
+        errors.add_unlocated(fmt::format("{}: rule {}: actions[{}].kafka", rule.file, rule.name, i),
+                             "needs a kafka section in the daemon config");
+      }
+    }
+  }
+}
+
 // Rules reach catalog actions by name: checked once both are loaded.
 void check_run_actions(const Config& cfg, ConfigErrors& errors) {
   for (const rules::Rule& rule : cfg.rules.rules) {
@@ -647,7 +698,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
   const fs::path base = fs::absolute(path).parent_path();
   YamlMap top(*root, "", local,
               {"server", "log", "audit", "engine", "ssh", "devices", "rules", "catalog", "kafka",
-               "state", "safety"});
+               "state", "safety", "webhooks"});
   if (top.valid()) {
     parse_server(top, base, *cfg, local);
     if (top.has("log")) {
@@ -677,6 +728,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     for (const auto& f : top.string_list("catalog")) cfg->catalog_files.push_back(resolve(base, f));
     parse_kafka(top, base, *cfg, local);
     parse_safety(top, base, *cfg, local);
+    parse_webhooks(top, base, *cfg, local);
     if (top.has("state")) {
       YamlMap sm(top.node("state"), "state", local, {"path", "retention"});
       if (auto p = sm.string("path", true)) cfg->state.path = resolve(base, *p);
@@ -707,6 +759,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
     rules::load_rules_file(f, *cfg->interner, cfg->rules, errors);
   check_run_actions(*cfg, errors);
   check_breaker_rules(*cfg, errors);
+  check_escalation_actions(*cfg, errors);
   if (!errors.empty()) return nullptr;
   return cfg;
 }

@@ -15,6 +15,7 @@
 #include "rules/action_catalog.hpp"
 #include "rules/command_policy.hpp"
 #include "rules/config_error.hpp"
+#include "rules/engine.hpp"
 #include "rules/output_filter.hpp"
 #include "rules/rule.hpp"
 
@@ -70,6 +71,7 @@ struct EngineConfig {
   std::size_t queue_capacity = 65'536;
   std::size_t max_labels = 64;
   bool dry_run = false;  // global: every action does everything but open the session
+  rules::EngineLimits limits;
 };
 
 struct SshConfig {
@@ -143,6 +145,12 @@ struct SafetyConfig {
   KafkaProperty webhook_token;  // a secret reference: env or file
 };
 
+// A named receiver of incident records (a rule's `webhook` action).
+struct WebhookReceiver {
+  std::string url;
+  KafkaProperty token;  // a secret reference: env or file; empty: no Authorization
+};
+
 struct DeviceConfig {
   ssh::Device ssh;
   std::map<std::string, std::string> labels;
@@ -161,6 +169,7 @@ struct Config {
   KafkaConfig kafka;
   StateConfig state;
   SafetyConfig safety;
+  std::map<std::string, WebhookReceiver> webhooks;
   // Compiled at load:
   std::shared_ptr<rules::Interner> interner;
   rules::RuleSet rules;

@@ -115,6 +115,31 @@ Metrics::Metrics()
                           .Help("Alerts muted by a silence: they matched no rule")
                           .Register(*registry)
                           .Add({})),
+      events_inhibited(BuildCounter()
+                           .Name("aiopsd_events_inhibited_total")
+                           .Help("Alerts held back by an inhibit rule: they matched no rule")
+                           .Register(*registry)),
+      correlation_evictions(BuildCounter()
+                                .Name("aiopsd_correlation_evictions_total")
+                                .Help("Correlation state dropped, oldest first, because a rule "
+                                      "(or the engine) reached its limit")
+                                .Register(*registry)),
+      correlation_groups(BuildGauge()
+                             .Name("aiopsd_correlation_groups")
+                             .Help("Correlation state entries per rule: groups, or alerts for "
+                                   "rules without correlation")
+                             .Register(*registry)),
+      correlation_alerts(BuildGauge()
+                             .Name("aiopsd_correlation_alerts")
+                             .Help("Alerts held in correlation state (windows, steps, timers, "
+                                   "deduplication)")
+                             .Register(*registry)
+                             .Add({})),
+      inhibiting_alerts(BuildGauge()
+                            .Name("aiopsd_inhibiting_alerts")
+                            .Help("Firing alerts that currently inhibit others")
+                            .Register(*registry)
+                            .Add({})),
       http_auth_failures(BuildCounter()
                              .Name("aiopsd_http_auth_failures_total")
                              .Help("HTTP requests refused by authentication: missing, invalid or "

@@ -45,6 +45,11 @@ struct Metrics {
   prometheus::Family<prometheus::Counter>& webhook_failures;  // {reason}
   prometheus::Family<prometheus::Gauge>& silences;            // {state}
   prometheus::Counter& events_silenced;
+  prometheus::Family<prometheus::Counter>& events_inhibited;       // {inhibit_rule}
+  prometheus::Family<prometheus::Counter>& correlation_evictions;  // {rule}
+  prometheus::Family<prometheus::Gauge>& correlation_groups;       // {rule}
+  prometheus::Gauge& correlation_alerts;
+  prometheus::Gauge& inhibiting_alerts;
   prometheus::Family<prometheus::Counter>& http_auth_failures;
 
   prometheus::Histogram& action_duration;

@@ -120,6 +120,7 @@ void StateStore::open() {
       {"intents_finished_by_time", rocksdb::ColumnFamilyOptions()},
       {"approvals", rocksdb::ColumnFamilyOptions()},
       {"silences", rocksdb::ColumnFamilyOptions()},
+      {"correlation", rocksdb::ColumnFamilyOptions()},
   };
   rocksdb::DB* db = nullptr;
   const auto s =
@@ -136,6 +137,7 @@ void StateStore::open() {
   finished_by_time_ = handles_[3];
   approvals_ = handles_[4];
   silences_ = handles_[5];
+  correlation_ = handles_[6];
 }
 
 void StateStore::load_unfinished() {
@@ -238,6 +240,8 @@ rocksdb::ColumnFamilyHandle* StateStore::handle(Keyspace ks) const {
       return approvals_;
     case Keyspace::kSilences:
       return silences_;
+    case Keyspace::kCorrelation:
+      return correlation_;
   }
   return approvals_;
 }
@@ -248,6 +252,22 @@ bool StateStore::put(Keyspace ks, std::string_view key, std::string_view value) 
 
 bool StateStore::erase(Keyspace ks, std::string_view key) {
   return db_->Delete(durable(), handle(ks), slice(key)).ok();
+}
+
+bool StateStore::apply(Keyspace ks, const std::vector<Change>& changes) {
+  if (changes.empty()) return true;
+  rocksdb::WriteBatch batch;
+  for (const Change& c : changes) {
+    if (c.erase) {
+      batch.Delete(handle(ks), slice(c.key));
+    } else {
+      batch.Put(handle(ks), slice(c.key), slice(c.value));
+    }
+  }
+  // Not synced: in the OS page cache the batch survives the process being
+  // killed, which is what it must survive; fsync per engine batch would
+  // bound the engine by the disk.
+  return db_->Write(rocksdb::WriteOptions(), &batch).ok();
 }
 
 std::vector<std::pair<std::string, std::string>> StateStore::records(Keyspace ks) const {

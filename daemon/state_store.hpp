@@ -85,9 +85,18 @@ class StateStore {
 
   // Records of other kinds of state, each kind in its own keyspace, keyed by
   // a domain id. put() and erase() are durable on return.
-  enum class Keyspace { kApprovals, kSilences };
+  enum class Keyspace { kApprovals, kSilences, kCorrelation };
   bool put(Keyspace ks, std::string_view key, std::string_view value);
   bool erase(Keyspace ks, std::string_view key);
+  // Many changes as one atomic batch, written to the WAL without fsync:
+  // they survive the process dying, not the machine (the engine's
+  // correlation changelog, written per event batch).
+  struct Change {
+    std::string key;
+    std::string value;
+    bool erase = false;
+  };
+  bool apply(Keyspace ks, const std::vector<Change>& changes);
   std::vector<std::pair<std::string, std::string>> records(Keyspace ks) const;
 
   Stats stats() const;
@@ -110,6 +119,7 @@ class StateStore {
   rocksdb::ColumnFamilyHandle* finished_by_time_ = nullptr;
   rocksdb::ColumnFamilyHandle* approvals_ = nullptr;
   rocksdb::ColumnFamilyHandle* silences_ = nullptr;
+  rocksdb::ColumnFamilyHandle* correlation_ = nullptr;
   rocksdb::ColumnFamilyHandle* handle(Keyspace ks) const;
   std::vector<Unfinished> unfinished_at_open_;
   std::atomic<std::uint64_t> records_{0};

@@ -1,0 +1,522 @@
+// Scenario tests of the correlation constructs: all_of, sequence, absence,
+// inhibition, dedup, limits, and state carried through the changelog.
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "rules/engine.hpp"
+#include "tests/rules/rules_test_util.hpp"
+
+namespace aiopsd::rules {
+namespace {
+
+using namespace std::chrono_literals;
+using Labels = std::map<std::string, std::string>;
+
+class Scenario : public ::testing::Test {
+ protected:
+  void load(const std::string& yaml, EngineLimits limits = {}) {
+    set_ = test::load(in_, yaml);
+    engine_ = std::make_unique<Engine>(set_, in_, clock_, &observer_, limits);
+  }
+  // `started` is the alert's startsAt relative to now (negative: earlier).
+  std::vector<Decision> send(const Labels& labels, EventStatus status = EventStatus::kFiring,
+                             std::chrono::seconds started = 0s) {
+    std::vector<Decision> out;
+    Event e = test::make_event(in_, labels, status);
+    e.starts_at = clock_.now() + started;
+    engine_->process(e, out);
+    return out;
+  }
+  std::vector<Decision> resolve(const Labels& labels) {
+    return send(labels, EventStatus::kResolved);
+  }
+  std::vector<Decision> advance(std::chrono::seconds d) {
+    clock_.advance(d);
+    std::vector<Decision> out;
+    engine_->tick(out);
+    return out;
+  }
+  std::string label(const Member& m, const std::string& name) {
+    auto sym = in_.find(name);
+    return sym ? std::string(in_.view(m.label(*sym))) : "";
+  }
+  std::string render(const Decision& d, const std::string& text) {
+    std::string err;
+    auto t = Template::parse(text, err, in_);
+    EXPECT_TRUE(t) << err;
+    auto r = t->render(d.context(), in_, ParamPatterns());
+    return r.ok() ? r.text : "error: " + r.error->message;
+  }
+
+  struct Observer : EngineObserver {
+    int matched = 0, throttled = 0, inhibited = 0, evicted = 0;
+    void on_match(std::uint32_t) override { ++matched; }
+    void on_throttled(std::uint32_t) override { ++throttled; }
+    void on_inhibited(std::uint32_t) override { ++inhibited; }
+    void on_evicted(std::uint32_t) override { ++evicted; }
+  } observer_;
+  Interner in_;
+  RuleSet set_;
+  ManualClock clock_;
+  std::unique_ptr<Engine> engine_;
+};
+
+constexpr const char* kAllOf = R"(rules:
+  - name: link-and-bgp
+    all_of:
+      - match: {alertname: LinkDown}
+      - match: {alertname: BGPSessionDown}
+    group_by: [device]
+    window: 2m
+    actions: [{log: {message: "{{ group.device }} {{ members[0].labels.interface }} {{ members[1].labels.peer }}"}}]
+)";
+
+TEST_F(Scenario, AllOfFiresOneIncidentWithEveryMemberInStepOrder) {
+  load(kAllOf);
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "sw1"}, {"interface", "e1"}}).empty());
+  advance(30s);
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "sw2"}, {"peer", "p9"}}).empty());
+  auto d = send({{"alertname", "BGPSessionDown"}, {"device", "sw1"}, {"peer", "p1"}});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].group_key, "device=sw1");
+  ASSERT_EQ(d[0].members.size(), 2u);
+  EXPECT_EQ(label(d[0].members[0], "alertname"), "LinkDown");
+  EXPECT_EQ(label(d[0].members[1], "alertname"), "BGPSessionDown");
+  EXPECT_EQ(d[0].fingerprints.size(), 2u);
+  EXPECT_EQ(render(d[0],
+                   "{{ group.device }} {{ members[0].labels.interface }} "
+                   "{{ members[1].labels.peer }}"),
+            "sw1 e1 p1");
+  // Re-sends of the same two alerts are the same incident, not a new one.
+  advance(60s);
+  EXPECT_TRUE(
+      send({{"alertname", "LinkDown"}, {"device", "sw1"}, {"interface", "e1"}}, {}, -90s).empty());
+  EXPECT_TRUE(
+      send({{"alertname", "BGPSessionDown"}, {"device", "sw1"}, {"peer", "p1"}}, {}, -60s).empty());
+  // A new alert for a step makes a new incident.
+  EXPECT_EQ(send({{"alertname", "LinkDown"}, {"device", "sw1"}, {"interface", "e2"}}).size(), 1u);
+}
+
+TEST_F(Scenario, AllOfIgnoresArrivalOrderAndHonoursTheWindowEdge) {
+  load(kAllOf);
+  // BGP arrives first; LinkDown arrives later but started exactly 2m before it.
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "a"}}).empty());
+  EXPECT_EQ(send({{"alertname", "LinkDown"}, {"device", "a"}}, {}, -120s).size(), 1u);
+  // One second more apart: not correlated.
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "b"}}).empty());
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "b"}}, {}, -121s).empty());
+}
+
+TEST_F(Scenario, AllOfMemberResolvedBeforeTheOtherArrivesMakesNoIncident) {
+  load(kAllOf);
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "a"}}).empty());
+  advance(20s);
+  EXPECT_TRUE(resolve({{"alertname", "LinkDown"}, {"device", "a"}}).empty());
+  advance(20s);
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "a"}}).empty());
+}
+
+TEST_F(Scenario, AllOfOneAlertMatchingTwoStepsFillsOnlyOne) {
+  load(R"(rules:
+  - name: two-flaps
+    all_of:
+      - match: {alertname: Flap}
+      - match: {alertname: Flap}
+    group_by: [device]
+    window: 5m
+    actions: [{log: {message: m}}]
+)");
+  EXPECT_TRUE(send({{"alertname", "Flap"}, {"device", "a"}, {"if", "1"}}).empty());
+  EXPECT_TRUE(send({{"alertname", "Flap"}, {"device", "a"}, {"if", "1"}}).empty());  // re-send
+  auto d = send({{"alertname", "Flap"}, {"device", "a"}, {"if", "2"}});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(d[0].fingerprints[0], d[0].fingerprints[1]);
+}
+
+constexpr const char* kSequence = R"(rules:
+  - name: flap-then-bgp-then-route
+    sequence:
+      - match: {alertname: LinkDown}
+      - match: {alertname: BGPSessionDown}
+      - match: {alertname: RouteWithdrawn}
+    group_by: [device]
+    window: 5m
+    actions: [{log: {message: m}}]
+)";
+
+TEST_F(Scenario, SequenceFiresOnlyInStepOrderOfStartTimes) {
+  load(kSequence);
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "a"}}).empty());
+  advance(60s);
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "a"}}).empty());
+  advance(60s);
+  auto d = send({{"alertname", "RouteWithdrawn"}, {"device", "a"}});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(label(d[0].members[2], "alertname"), "RouteWithdrawn");
+
+  // Out of order on device b: BGP started before LinkDown.
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "b"}}, {}, -30s).empty());
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "b"}}).empty());
+  EXPECT_TRUE(send({{"alertname", "RouteWithdrawn"}, {"device", "b"}}).empty());
+}
+
+TEST_F(Scenario, SequenceOrdersByStartTimeNotArrival) {
+  load(kSequence);
+  // Arrive C, B, A; started A, B, C.
+  EXPECT_TRUE(send({{"alertname", "RouteWithdrawn"}, {"device", "a"}}, {}, -10s).empty());
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "a"}}, {}, -20s).empty());
+  EXPECT_EQ(send({{"alertname", "LinkDown"}, {"device", "a"}}, {}, -30s).size(), 1u);
+}
+
+TEST_F(Scenario, SequenceOutsideTheWindowDoesNotFire) {
+  load(kSequence);
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "a"}}).empty());
+  advance(3min);
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "a"}}).empty());
+  advance(2min + 1s);
+  EXPECT_TRUE(send({{"alertname", "RouteWithdrawn"}, {"device", "a"}}).empty());
+  // A fresh LinkDown restarts it.
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "a"}}).empty());
+  advance(10s);
+  EXPECT_TRUE(send({{"alertname", "BGPSessionDown"}, {"device", "a"}, {"n", "2"}}).empty());
+  EXPECT_EQ(send({{"alertname", "RouteWithdrawn"}, {"device", "a"}, {"n", "2"}}).size(), 1u);
+}
+
+constexpr const char* kVerify = R"(rules:
+  - name: disk-fix-must-resolve
+    absence:
+      after: {match: {alertname: DiskFull}}
+      expect: resolved
+    group_by: [instance]
+    window: 10m
+    actions: [{log: {message: "{{ members[0].labels.instance }}"}}]
+)";
+
+TEST_F(Scenario, AbsenceFiresOnItsTimerWithoutAnyNewEvent) {
+  load(kVerify);
+  EXPECT_TRUE(send({{"alertname", "DiskFull"}, {"instance", "db1"}}).empty());
+  EXPECT_TRUE(advance(5min).empty());
+  // Re-sends while firing do not push the deadline back.
+  EXPECT_TRUE(send({{"alertname", "DiskFull"}, {"instance", "db1"}}, {}, -300s).empty());
+  EXPECT_TRUE(advance(4min + 59s).empty());
+  auto d = advance(1s);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].group_key, "instance=db1");
+  EXPECT_EQ(render(d[0], "{{ members[0].labels.instance }} {{ labels.alertname }}"),
+            "db1 DiskFull");
+  EXPECT_TRUE(advance(30min).empty());  // once
+}
+
+TEST_F(Scenario, AbsenceAnsweredInTimeDoesNotFire) {
+  load(kVerify);
+  EXPECT_TRUE(send({{"alertname", "DiskFull"}, {"instance", "db1"}}).empty());
+  advance(9min);
+  EXPECT_TRUE(resolve({{"alertname", "DiskFull"}, {"instance", "db1"}}).empty());
+  EXPECT_TRUE(advance(5min).empty());
+  // Another group's resolution answers nothing of db1's.
+  EXPECT_TRUE(send({{"alertname", "DiskFull"}, {"instance", "db1"}}).empty());
+  EXPECT_TRUE(resolve({{"alertname", "DiskFull"}, {"instance", "db2"}}).empty());
+  EXPECT_EQ(advance(10min).size(), 1u);
+}
+
+TEST_F(Scenario, DeadMansSwitchFiresWhenTheHeartbeatStops) {
+  load(R"(rules:
+  - name: watchdog-silent
+    absence:
+      after: {match: {alertname: Watchdog}}
+      expect: {match: {alertname: Watchdog}}
+    group_by: [prometheus]
+    window: 5m
+    actions: [{log: {message: m}}]
+)");
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(send({{"alertname", "Watchdog"}, {"prometheus", "p1"}}, {}, -3600s).empty());
+    EXPECT_TRUE(advance(1min).empty());
+  }
+  EXPECT_TRUE(advance(3min + 59s).empty());  // 4m59s since the last heartbeat
+  auto d = advance(1s);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].group_key, "prometheus=p1");
+  EXPECT_TRUE(advance(10min).empty());
+  // It comes back: armed again.
+  send({{"alertname", "Watchdog"}, {"prometheus", "p1"}});
+  EXPECT_EQ(advance(5min).size(), 1u);
+}
+
+constexpr const char* kInhibit = R"(inhibit_rules:
+  - name: unreachable-hides-the-rest
+    source_match: {alertname: DeviceUnreachable}
+    target_match: {severity: {"=~": "warning|critical"}}
+    equal: [device]
+rules:
+  - name: act-on-everything
+    match: {severity: {"=~": ".+"}}
+    actions: [{log: {message: m}}]
+)";
+
+TEST_F(Scenario, InhibitionHoldsBackTargetsWithEqualLabelsWhileTheSourceFires) {
+  load(kInhibit);
+  // The source itself is critical too, and is not inhibited by itself.
+  EXPECT_EQ(send({{"alertname", "DeviceUnreachable"}, {"device", "sw1"}, {"severity", "critical"}})
+                .size(),
+            1u);
+  EXPECT_TRUE(
+      send({{"alertname", "PortDown"}, {"device", "sw1"}, {"severity", "warning"}}).empty());
+  EXPECT_EQ(observer_.inhibited, 1);
+  EXPECT_EQ(send({{"alertname", "PortDown"}, {"device", "sw2"}, {"severity", "warning"}}).size(),
+            1u);
+  EXPECT_EQ(send({{"alertname", "PortDown"}, {"device", "sw1"}, {"severity", "info"}}).size(), 1u);
+  EXPECT_EQ(engine_->inhibiting(), 1u);
+  resolve({{"alertname", "DeviceUnreachable"}, {"device", "sw1"}, {"severity", "critical"}});
+  EXPECT_EQ(engine_->inhibiting(), 0u);
+  EXPECT_EQ(send({{"alertname", "PortDown"}, {"device", "sw1"}, {"severity", "warning"}}).size(),
+            1u);
+}
+
+TEST_F(Scenario, InhibitionEndsWhenTheSourceStopsBeingSent) {
+  load(kInhibit);
+  send({{"alertname", "DeviceUnreachable"}, {"device", "sw1"}, {"severity", "critical"}});
+  advance(4min);
+  EXPECT_TRUE(
+      send({{"alertname", "PortDown"}, {"device", "sw1"}, {"severity", "warning"}}).empty());
+  advance(61s);  // past Alertmanager's resolve_timeout since the last send
+  EXPECT_EQ(send({{"alertname", "PortDown"}, {"device", "sw1"}, {"severity", "warning"}}).size(),
+            1u);
+}
+
+TEST_F(Scenario, CountDoesNotRefireOnReSendsOfAlertsAlreadyInAnIncident) {
+  load(R"(rules:
+  - name: flaps
+    match: {alertname: Flap}
+    count: 2
+    window: 10m
+    actions: [{log: {message: "{{ members[1].labels.n }}"}}]
+)");
+  EXPECT_TRUE(send({{"alertname", "Flap"}, {"n", "1"}}).empty());
+  auto d = send({{"alertname", "Flap"}, {"n", "2"}});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(render(d[0], "{{ members[1].labels.n }}"), "2");
+  for (int i = 0; i < 3; ++i) {
+    advance(1min);
+    EXPECT_TRUE(send({{"alertname", "Flap"}, {"n", "1"}}).empty());
+    EXPECT_TRUE(send({{"alertname", "Flap"}, {"n", "2"}}).empty());
+  }
+  EXPECT_TRUE(send({{"alertname", "Flap"}, {"n", "3"}}).empty());
+  EXPECT_EQ(send({{"alertname", "Flap"}, {"n", "4"}}).size(), 1u);
+}
+
+TEST_F(Scenario, GroupsBeyondTheRuleLimitEvictTheOldestAndAreCounted) {
+  load(R"(rules:
+  - name: per-device
+    match: {alertname: Flap}
+    group_by: [device]
+    count: 2
+    window: 10m
+    max_groups: 2
+    actions: [{log: {message: m}}]
+)");
+  send({{"alertname", "Flap"}, {"device", "a"}});
+  send({{"alertname", "Flap"}, {"device", "b"}});
+  EXPECT_EQ(engine_->tracked(0), 2u);
+  EXPECT_EQ(observer_.evicted, 0);
+  send({{"alertname", "Flap"}, {"device", "c"}});
+  EXPECT_EQ(engine_->tracked(0), 2u);
+  EXPECT_EQ(observer_.evicted, 1);
+  // a was evicted: its second alert starts over; b's completes.
+  EXPECT_TRUE(send({{"alertname", "Flap"}, {"device", "a"}, {"n", "2"}}).empty());
+  EXPECT_EQ(observer_.evicted, 2);  // b made room for a
+  EXPECT_EQ(send({{"alertname", "Flap"}, {"device", "c"}, {"n", "2"}}).size(), 1u);
+}
+
+TEST_F(Scenario, EngineLimitBoundsEveryRuleTogether) {
+  EngineLimits limits;
+  limits.max_tracked = 100;
+  load(R"(rules:
+  - name: every-alert
+    match: {alertname: X}
+    actions: [{log: {message: m}}]
+)",
+       limits);
+  for (int i = 0; i < 1000; ++i) send({{"alertname", "X"}, {"n", std::to_string(i)}});
+  EXPECT_EQ(engine_->tracked(0), 100u);
+  EXPECT_EQ(observer_.evicted, 900);
+}
+
+// The changelog as a compacted topic would hold it.
+struct MapSink : StateSink {
+  std::map<std::string, std::string> records;
+  void put(std::string_view k, std::string_view v) override {
+    records[std::string(k)] = std::string(v);
+  }
+  void erase(std::string_view k) override { records.erase(std::string(k)); }
+};
+
+constexpr const char* kRestartRules = R"(inhibit_rules:
+  - source_match: {alertname: DeviceUnreachable}
+    target_match: {alertname: PortDown}
+    equal: [device]
+rules:
+  - name: link-and-bgp
+    all_of:
+      - match: {alertname: LinkDown}
+      - match: {alertname: BGPSessionDown}
+    group_by: [device]
+    window: 2m
+    actions: [{log: {message: m}}]
+  - name: verify
+    absence:
+      after: {match: {alertname: DiskFull}}
+      expect: resolved
+    group_by: [instance]
+    window: 10m
+    actions: [{log: {message: m}}]
+  - name: restart-once
+    match: {alertname: Down}
+    group_by: [instance]
+    throttle: {once_within: 30m}
+    actions: [{log: {message: m}}]
+  - name: slow
+    match: {alertname: Slow}
+    for: 5m
+    actions: [{log: {message: m}}]
+  - name: port
+    match: {alertname: PortDown}
+    actions: [{log: {message: m}}]
+)";
+
+TEST_F(Scenario, StateRestoredFromTheChangelogInAnotherEngineCarriesOn) {
+  load(kRestartRules);
+  engine_->track_changes(true);
+  EXPECT_TRUE(send({{"alertname", "LinkDown"}, {"device", "sw1"}}).empty());
+  EXPECT_TRUE(send({{"alertname", "DiskFull"}, {"instance", "db1"}}).empty());
+  EXPECT_EQ(send({{"alertname", "Down"}, {"instance", "web1"}}).size(), 1u);
+  EXPECT_TRUE(send({{"alertname", "Slow"}, {"instance", "web2"}}).empty());
+  EXPECT_TRUE(send({{"alertname", "DeviceUnreachable"}, {"device", "sw9"}}).empty());
+  MapSink log;
+  engine_->drain_changes(log);
+  EXPECT_FALSE(log.records.empty());
+
+  // A new process: its own interner (other symbol ids) and engine.
+  Interner in2;
+  RuleSet set2 = test::load(in2, kRestartRules);
+  Engine restored(set2, in2, clock_);
+  for (const auto& [k, v] : log.records) EXPECT_TRUE(restored.restore(k, v));
+  auto send2 = [&](const Labels& labels) {
+    std::vector<Decision> out;
+    Event e = test::make_event(in2, labels);
+    e.starts_at = clock_.now();
+    restored.process(e, out);
+    return out;
+  };
+  clock_.advance(30s);
+  // The all_of window stayed open.
+  EXPECT_EQ(send2({{"alertname", "BGPSessionDown"}, {"device", "sw1"}}).size(), 1u);
+  // The throttle held: a new Down alert on web1 (another fingerprint) does not act again.
+  EXPECT_TRUE(send2({{"alertname", "Down"}, {"instance", "web1"}, {"n", "2"}}).empty());
+  // The inhibition is in force.
+  EXPECT_TRUE(send2({{"alertname", "PortDown"}, {"device", "sw9"}}).empty());
+  // The deduplicated alert stays deduplicated.
+  std::vector<Decision> out;
+  clock_.advance(5min);
+  restored.tick(out);
+  ASSERT_EQ(out.size(), 1u);  // `for` ran out while "down"
+  EXPECT_EQ(set2.rules[out[0].rule].name, "slow");
+  out.clear();
+  clock_.advance(5min);
+  restored.tick(out);
+  ASSERT_EQ(out.size(), 1u);  // the absence timer
+  EXPECT_EQ(set2.rules[out[0].rule].name, "verify");
+  EXPECT_EQ(out[0].group_key, "instance=db1");
+}
+
+TEST_F(Scenario, ChangelogOfAChangedRuleIsRefusedAndErasuresAreLogged) {
+  load(kAllOf);
+  engine_->track_changes(true);
+  send({{"alertname", "LinkDown"}, {"device", "a"}});
+  MapSink log;
+  engine_->drain_changes(log);
+  ASSERT_EQ(log.records.size(), 1u);
+
+  Interner in2;
+  std::string changed = kAllOf;
+  changed.replace(changed.find("window: 2m"), 10, "window: 3m");
+  RuleSet set2 = test::load(in2, changed);
+  Engine other(set2, in2, clock_);
+  EXPECT_FALSE(other.restore(log.records.begin()->first, log.records.begin()->second));
+  EXPECT_FALSE(other.restore(log.records.begin()->first, "garbage"));
+
+  // The member resolves: its group entry is rewritten; idle, it is erased.
+  resolve({{"alertname", "LinkDown"}, {"device", "a"}});
+  advance(2h);
+  engine_->drain_changes(log);
+  EXPECT_TRUE(log.records.empty());
+}
+
+TEST(CorrelationRules, LoaderNamesEveryMistake) {
+  EXPECT_EQ(test::errors_of(R"(rules:
+  - name: a
+    all_of:
+      - match: {alertname: A}
+    window: 1m
+    actions: [{log: {message: m}}]
+)"),
+            "rules.yaml:4:7: rules[0].all_of: expected a list of 2 to 8 steps, each {match: ..., "
+            "status: ...}\n");
+  EXPECT_EQ(test::errors_of(R"(rules:
+  - name: a
+    sequence:
+      - match: {alertname: A}
+      - match: {alertname: B}
+    status: any
+    actions: [{log: {message: "{{ members[2].labels.x }} {{ group.device }}"}}]
+)"),
+            "rules.yaml:6:13: rules[0].status: not allowed here: all_of, sequence and absence "
+            "steps carry their own status, and take no count or for\n"
+            "rules.yaml:2:5: rules[0].window: missing required field\n");
+  EXPECT_EQ(test::errors_of(R"(rules:
+  - name: a
+    sequence:
+      - match: {alertname: A}
+      - match: {alertname: B}
+    window: 1m
+    actions: [{log: {message: "{{ members[2].labels.x }} {{ group.device }}"}}]
+)"),
+            "rules.yaml:2:5: rules[0].actions[0].log.message: '{{ members[2].labels.x }} {{ "
+            "group.device }}': members[2] does not exist: a sequence rule's incidents have 2 "
+            "member(s)\n"
+            "rules.yaml:2:5: rules[0].actions[0].log.message: '{{ members[2].labels.x }} {{ "
+            "group.device }}': group.device is not in group_by\n");
+  EXPECT_EQ(test::errors_of(R"(rules:
+  - name: a
+    absence:
+      after: {match: {alertname: A}}
+      expect: gone
+    window: 1m
+    actions: [{kafka: {topic: "bad topic"}}]
+)"),
+            "rules.yaml:5:15: rules[0].absence.expect: unknown shorthand 'gone' (expected "
+            "resolved or {match: ...})\n"
+            "rules.yaml:7:31: rules[0].actions[0].kafka.topic: invalid topic name 'bad topic' "
+            "(letters, digits, . _ - only)\n");
+  EXPECT_EQ(test::errors_of(R"(inhibit_rules:
+  - source_match: {}
+    target_match: {severity: warning}
+    equal: [9x]
+)"),
+            "rules.yaml:2:19: inhibit_rules[0].source_match: expected at least one matcher (an "
+            "empty one would match every alert)\n"
+            "rules.yaml:4:13: inhibit_rules[0].equal[0]: invalid label name\n");
+  EXPECT_EQ(test::errors_of(R"(rules:
+  - name: a
+    match: {alertname: A}
+    all_of: [{match: {x: y}}, {match: {x: z}}]
+    actions: [{log: {message: "{{ members[1].labels.x }}"}}]
+)"),
+            "rules.yaml:2:5: rules[0].match: expected exactly one of match, all_of, sequence or "
+            "absence\n");
+}
+
+}  // namespace
+}  // namespace aiopsd::rules
