@@ -12,6 +12,7 @@
 
 #include "rules/event.hpp"
 #include "tests/daemon/daemon_under_test.hpp"
+#include "tests/daemon/e2e_peers.hpp"
 #include "tests/harness/child_process.hpp"
 #include "tests/harness/kafka_fixture.hpp"
 #include "tests/harness/sshd_fixture.hpp"
@@ -76,61 +77,6 @@ std::string intent(const std::string& id, const std::string& action, const std::
   return fmt::format(
       R"({{"intent_id":"{}","action":"{}","target":{{"device":"{}"}},"params":{{{}}},"requested_by":"test"{}}})",
       id, action, device, params, extra);
-}
-
-struct Peer {
-  std::string script = std::string(AIOPSD_SOURCE_DIR) + "/tests/harness/kafka_peer.py";
-};
-
-// Produces (key, value) pairs with python3-kafka.
-void produce(const std::string& bootstrap, const std::string& topic,
-             const std::vector<std::pair<std::string, std::string>>& messages) {
-  TempDir dir;
-  std::ofstream in(dir.file("in.jsonl"));
-  for (const auto& [k, v] : messages)
-    in << json::serialize(json::object{{"key", k}, {"value", v}}) << '\n';
-  in.close();
-  const std::string cmd =
-      fmt::format("timeout 120 /usr/bin/python3 {} produce {} {} < {} > {} 2>&1", Peer{}.script,
-                  bootstrap, topic, dir.file("in.jsonl"), dir.file("out"));
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << std::ifstream(dir.file("out")).rdbuf();
-}
-
-struct Record {
-  std::string key;
-  json::object value;
-  std::map<std::string, std::string> headers;
-};
-
-// Reads `n` messages from the beginning of `topic` with python3-kafka; with
-// `schema`, every value must validate against schemas/<schema>.
-std::vector<Record> consume(const std::string& bootstrap, const std::string& topic, std::size_t n,
-                            const std::string& schema = "", int timeout_s = 60) {
-  TempDir dir;
-  const std::string schema_path =
-      schema.empty() ? "" : std::string(AIOPSD_SOURCE_DIR) + "/schemas/" + schema;
-  const std::string cmd = fmt::format(
-      "timeout {} /usr/bin/python3 {} consume {} {} {} {} {} > {} 2> {}", timeout_s + 30,
-      Peer{}.script, bootstrap, topic, n, timeout_s, schema_path, dir.file("out"), dir.file("err"));
-  const int rc = std::system(cmd.c_str());
-  std::stringstream err;
-  err << std::ifstream(dir.file("err")).rdbuf();
-  EXPECT_EQ(rc, 0) << "consumer failed or a value broke " << schema << ":\n" << err.str();
-  std::vector<Record> out;
-  std::ifstream in(dir.file("out"));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto o = json::parse(line).as_object();
-    Record r;
-    if (o["key"].is_string()) r.key = std::string(o["key"].as_string());
-    boost::system::error_code ec;  // dead letters may hold anything
-    if (auto v = json::parse(std::string(o["value"].as_string()), ec); !ec && v.is_object())
-      r.value = v.as_object();
-    for (const auto& [k, v] : o["headers"].as_object())
-      r.headers[std::string(k)] = std::string(v.as_string());
-    out.push_back(std::move(r));
-  }
-  return out;
 }
 
 std::string str(const json::object& o, const char* key) {

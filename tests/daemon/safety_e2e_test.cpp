@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/daemon/daemon_under_test.hpp"
+#include "tests/daemon/e2e_peers.hpp"
 #include "tests/harness/sshd_fixture.hpp"
 
 namespace aiopsd::testing {
@@ -50,60 +51,6 @@ std::string alert(const std::string& name, const std::string& device, const std:
       R"({{"labels":{{"alertname":"{}","device":"{}","interface":"{}"{}}},"endsAt":"2099-01-01T00:00:00Z"}})",
       name, device, iface, extra);
 }
-
-// A ChatOps bot's webhook endpoint: records each POST's body and Authorization.
-class WebhookReceiver {
- public:
-  WebhookReceiver() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this] {
-      for (;;) {
-        boost::asio::ip::tcp::socket socket(io_);
-        boost::beast::error_code ec;
-        acceptor_.accept(socket, ec);
-        if (ec || stop_) return;
-        boost::beast::flat_buffer buffer;
-        boost::beast::http::request<boost::beast::http::string_body> req;
-        boost::beast::http::read(socket, buffer, req, ec);
-        if (ec) continue;
-        {
-          std::lock_guard lock(mu_);
-          bodies_.push_back(req.body());
-          auth_.emplace_back(req[boost::beast::http::field::authorization]);
-        }
-        boost::beast::http::response<boost::beast::http::string_body> res{
-            boost::beast::http::status::ok, 11};
-        res.prepare_payload();
-        boost::beast::http::write(socket, res, ec);
-      }
-    });
-  }
-  ~WebhookReceiver() {
-    stop_ = true;
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket poke(io);
-    boost::beast::error_code ec;
-    poke.connect(acceptor_.local_endpoint(), ec);  // wakes accept()
-    thread_.join();
-  }
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  std::vector<std::string> bodies() {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-  std::vector<std::string> auth() {
-    std::lock_guard lock(mu_);
-    return auth_;
-  }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<std::string> bodies_;
-  std::vector<std::string> auth_;
-  std::thread thread_;
-};
 
 std::size_t pending(HttpClient& http) {
   auto r = http.request(verb::get, "/api/v1/approvals?status=pending");

@@ -149,6 +149,17 @@ invalid = {
                                            "time": "2024-06-01T12:00:00Z"},
         "unknown kind": {"kind": "x", "time": "2024-06-01T12:00:00Z"},
     },
+    "incident.schema.json": {
+        "no members": {"kind": "incident", "id": "inc-0123456789abcdef",
+                       "time": "2024-06-01T12:00:00Z", "rule": "r", "rule_kind": "all_of",
+                       "group_key": "", "group": {}, "dry_run": False, "members": []},
+        "numeric label": {"kind": "incident", "id": "inc-0123456789abcdef",
+                          "time": "2024-06-01T12:00:00Z", "rule": "r", "rule_kind": "match",
+                          "group_key": "", "group": {}, "dry_run": False,
+                          "members": [{"fingerprint": "0123456789abcdef", "status": "firing",
+                                       "starts_at": "2024-06-01T12:00:00Z",
+                                       "labels": {"a": 1}}]},
+    },
 }
 
 root = pathlib.Path(sys.argv[1])
