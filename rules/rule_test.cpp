@@ -1,5 +1,7 @@
 #include "rules/rule_test.hpp"
 
+#include <unordered_map>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -25,6 +27,7 @@ constexpr std::int64_t kMaxSteps = 1'000'000;
 
 struct InputAlert {
   milliseconds at{0};
+  std::optional<milliseconds> starts_at;  // default: see run_test
   Event event;
 };
 
@@ -126,11 +129,15 @@ std::vector<std::pair<std::string, std::string>> string_map(const YAML::Node& n,
 
 void parse_input(const YAML::Node& node, const std::string& path, Interner& interner,
                  TestCase& test, ConfigErrors& errors) {
-  YamlMap m(node, path, errors, {"labels", "annotations", "at", "status", "ends_after", "source"});
+  YamlMap m(node, path, errors,
+            {"labels", "annotations", "at", "starts_at", "status", "ends_after", "source"});
   if (!m.valid()) return;
   InputAlert in;
   if (m.has("at")) {
     if (auto at = parse_at(m.node("at"), m.child_path("at"), errors)) in.at = *at;
+  }
+  if (m.has("starts_at")) {
+    in.starts_at = parse_at(m.node("starts_at"), m.child_path("starts_at"), errors);
   }
   Event& e = in.event;
   if (!m.has("labels")) {
@@ -388,13 +395,18 @@ std::vector<Got> run_test(TestFile& tf, const TestCase& test) {
   };
   std::size_t next_input = 0;
   milliseconds next_tick{0};
+  // As a real sender does, a re-sent alert keeps the startsAt of its first
+  // sending until it resolves (unless the input gives starts_at).
+  std::unordered_map<std::uint64_t, milliseconds> first_sent;
   while (next_tick <= end || next_input < inputs.size()) {
     milliseconds now = next_tick;
     if (next_input < inputs.size()) now = std::min(now, inputs[next_input]->at);
     clock.set(start + now);
     for (; next_input < inputs.size() && inputs[next_input]->at == now; ++next_input) {
       Event e = inputs[next_input]->event;
-      e.starts_at = start + now;
+      const milliseconds first = first_sent.try_emplace(e.fingerprint, now).first->second;
+      e.starts_at = start + inputs[next_input]->starts_at.value_or(first);
+      if (e.status == EventStatus::kResolved) first_sent.erase(e.fingerprint);
       if (e.ends_at != TimePoint{}) e.ends_at = start + now + e.ends_at.time_since_epoch();
       engine.process(e, decisions);
     }
