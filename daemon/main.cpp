@@ -20,6 +20,7 @@
 #include "daemon/log.hpp"
 #include "daemon/replay.hpp"
 #include "daemon/version.hpp"
+#include "rules/rule_lint.hpp"
 #include "rules/rule_test.hpp"
 
 namespace {
@@ -46,10 +47,14 @@ remediation, audit log and /metrics. Exits 0 after a clean SIGTERM/SIGINT
 drain, 1 on a config error, 2 on a usage error.
 )";
 
-constexpr std::string_view kCheckHelp = R"(Usage: aiopsd check --config FILE
+constexpr std::string_view kCheckHelp = R"(Usage: aiopsd check --config FILE [--strict]
 
 Validates the config and its rules files. Prints every error as
 file:line:col: path: message and exits 1; exits 0 when valid.
+Rules that load but cannot work as meant (never match, duplicate or
+conflict with another rule, settings without effect) are warned about on
+stderr as file:line: warning: path: message; warnings alone exit 0, or 1
+with --strict.
 )";
 
 constexpr std::string_view kTestHelp = R"(Usage: aiopsd test FILE...
@@ -285,13 +290,27 @@ int main(int argc, char** argv) {
   if (cmd == "run" || cmd == "check") {
     std::string_view help = cmd == "run" ? kRunHelp : kCheckHelp;
     if (wants_help(argc, argv)) return fmt::print("{}", help), 0;
-    std::string path = config_flag(argc, argv, help);
+    // --strict is check's only flag of its own; take it out before --config.
+    bool strict = false;
+    std::vector<char*> args(argv, argv + argc);
+    if (cmd == "check") {
+      std::erase_if(
+          args, [&](char* a) { return std::strcmp(a, "--strict") == 0 ? (strict = true) : false; });
+    }
+    std::string path = config_flag(static_cast<int>(args.size()), args.data(), help);
     if (path.empty()) return 2;
     if (cmd == "run") return run(path);
     auto cfg = load_or_report(path);
     if (!cfg) return 1;
-    fmt::print("{}: OK ({} rules, {} devices)\n", path, cfg->rules.rules.size(),
-               cfg->devices.size());
+    const auto warnings = aiopsd::rules::lint(cfg->rules);
+    for (const auto& w : warnings) fmt::print(stderr, "{}\n", w.to_string());
+    if (strict && !warnings.empty()) {
+      fmt::print(stderr, "{}: {} warnings, failing (--strict)\n", path, warnings.size());
+      return 1;
+    }
+    fmt::print("{}: OK ({} rules, {} devices{})\n", path, cfg->rules.rules.size(),
+               cfg->devices.size(),
+               warnings.empty() ? "" : fmt::format(", {} warnings", warnings.size()));
     return 0;
   }
   fmt::print(stderr, "aiopsd: unknown command '{}'\n\n{}", cmd, kUsage);
