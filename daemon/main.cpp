@@ -68,7 +68,7 @@ error as file:line:col: path: message).
 
 constexpr std::string_view kReplayHelp =
     R"(Usage: aiopsd replay --config FILE --events FILE.jsonl [--tick D] [--lateness D]
-                     [--until TIME|D] [--progress|--no-progress]
+                     [--until TIME|D] [--progress|--no-progress] [--every-tick]
 
 Feeds recorded events (one JSON object per line: "at" RFC 3339 time,
 "source" alertmanager_v2 | alertmanager_webhook | kafka, "payload" as it
@@ -82,6 +82,8 @@ decision to stdout (docs/rules.md, "Replaying recorded events").
   --until T|D    stop ticking at this RFC 3339 time, or this long after the
                  last event (default: the longest window, for or throttle)
   --progress     progress bar on stderr (default: when stderr is a terminal)
+  --every-tick   run the engine's tick at every step, not only at the steps
+                 that can change an outcome (slower; for cross-checking)
 
 Bad lines are reported on stderr as FILE:LINE: message and skipped; a
 summary follows. Exits 0 when every line was good, 1 when any was bad, 2 on
@@ -204,6 +206,8 @@ std::optional<std::pair<std::string, std::string>> replay_flags(
     }
     if (a == "--progress" || a == "--no-progress") {
       progress = a == "--progress";
+    } else if (a == "--every-tick") {
+      options.every_tick = true;
     } else if (!has_value) {
       return usage(fmt::format("unknown argument '{}'", a));
     } else if (a == "--config") {

@@ -7,7 +7,9 @@
 #include <boost/json.hpp>
 #include <istream>
 #include <ostream>
+#include <queue>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "connectors/alertmanager/alert_decoder.hpp"
@@ -25,6 +27,12 @@ namespace {
 namespace od = simdjson::ondemand;
 using rules::TimePoint;
 using std::chrono::milliseconds;
+
+// The engine forgets an alert's episode after an hour without it (docs/rules.md,
+// "Correlation and de-duplication"); a lower bound is enough here.
+constexpr auto kMayExpireAfter = std::chrono::hours(1);
+// Housekeeping tick at least this often, as the daemon's idle-state expiry.
+constexpr auto kHousekeeping = std::chrono::hours(1);
 
 // One accepted line: its alerts, decoded, waiting for their time.
 struct Arrival {
@@ -241,36 +249,98 @@ class Replayer {
     Arrival a = std::move(heap_.back());
     heap_.pop_back();
     advance_to(a.at);
-    clock_.set(a.at);
     for (const auto& e : a.events) {
       ++result_.alerts;
+      if (!options_.every_tick) catch_up_for(e, a.at);
+      clock_.set(a.at);
       engine_.process(e, decisions_);
       emit();
+      if (!options_.every_tick) remember(e, a.at);
     }
   }
 
-  // Ticks every step up to `t`, as the daemon's engine thread does each second.
-  void advance_to(TimePoint t) {
-    if (!next_tick_) next_tick_ = t + options_.tick;
-    while (*next_tick_ <= t) {
-      // With no alert waiting out a `for`, the ticks in between would only
-      // expire state, and expiry is monotonic in time: one tick at the last
-      // step before `t` leaves the engine as all of them would. This is what
-      // makes a quiet week between two events cost one tick.
-      const auto steps = (t - *next_tick_) / options_.tick;
-      if (steps >= 2 && engine_.pending_for() == 0) *next_tick_ += steps * options_.tick;
-      clock_.set(*next_tick_);
-      engine_.tick(decisions_);
-      engine_.expire_idle_state();
-      // Timers fire in hash-map order; sorted, equal inputs print equal output.
-      std::sort(decisions_.begin(), decisions_.end(),
-                [](const rules::Decision& a, const rules::Decision& b) {
-                  return std::tie(a.rule, a.group_key, a.fingerprints) <
-                         std::tie(b.rule, b.group_key, b.fingerprints);
-                });
-      emit();
-      *next_tick_ += options_.tick;
+  // Before `e` is processed: if the engine may have dropped e's earlier
+  // episode by now (its endsAt passed, or not seen for an hour: a re-send
+  // then acts again), run the tick the daemon would have run by now.
+  void catch_up_for(const rules::Event& e, TimePoint t) {
+    if (*next_tick_ > t) return;
+    auto it = seen_.find(e.fingerprint);
+    if (it == seen_.end()) return;
+    const TimePoint g = *next_tick_ + ((t - *next_tick_) / options_.tick) * options_.tick;
+    const auto& [last_seen, ends_at] = it->second;
+    if ((ends_at != TimePoint{} && ends_at <= g) || g - last_seen >= kMayExpireAfter) tick_at(g);
+  }
+
+  // After `e`: when its episode may end, and when a `for` it started is due.
+  void remember(const rules::Event& e, TimePoint t) {
+    if (e.status == rules::EventStatus::kResolved) {
+      seen_.erase(e.fingerprint);
+      return;
     }
+    seen_[e.fingerprint] = {t, e.ends_at};
+    if (!has_for_) return;
+    engine_.match(e, matched_);
+    for (std::uint32_t r : matched_) {
+      const rules::Rule& rule = config_.rules.rules[r];
+      if (rule.for_duration.count() == 0 || rule.count > 0) continue;
+      // As the engine sets `since` for a new alert; over-counting re-sends
+      // only adds ticks.
+      const bool valid_start = e.starts_at != TimePoint{} && e.starts_at <= t;
+      due_.push((valid_start ? e.starts_at : t) + rule.for_duration);
+    }
+  }
+
+  // Runs the ticks the daemon's engine thread would run (one per second, on
+  // a grid from the first event) up to `t`. With every_tick, all of them.
+  // Otherwise only those that can change an outcome: Engine::tick costs one
+  // pass over every tracked alert, and a replay of a week is 600,000 of them.
+  // A tick between events only fires a due `for` or drops state, and dropping
+  // is monotonic in time (what a tick drops, every later tick drops too), so
+  // it is enough to tick (1) at the step where a `for` is due, (2) just before
+  // an event whose earlier episode may have been dropped (catch_up_for), and
+  // (3) once a virtual hour, as housekeeping that bounds memory. The property
+  // test compares this with every_tick.
+  // New engine timers (absence, sequence windows) must be added here: the
+  // engine does not tell when it is next due.
+  void advance_to(TimePoint t) {
+    if (!next_tick_) {
+      next_tick_ = t + options_.tick;
+      last_tick_ = t;
+    }
+    if (options_.every_tick) {
+      while (*next_tick_ <= t) tick_at(*next_tick_);
+      return;
+    }
+    for (;;) {
+      std::optional<TimePoint> g;
+      if (!due_.empty()) g = ceil_to_grid(due_.top());
+      if (const TimePoint h = ceil_to_grid(last_tick_ + kHousekeeping); !g || h < *g) g = h;
+      if (*g > t) break;
+      tick_at(*g);
+      while (!due_.empty() && due_.top() <= *g) due_.pop();
+    }
+  }
+
+  // The first grid step at or after `d` that has not been ticked yet.
+  TimePoint ceil_to_grid(TimePoint d) const {
+    if (d <= *next_tick_) return *next_tick_;
+    const auto steps = (d - *next_tick_ + options_.tick - TimePoint::duration{1}) / options_.tick;
+    return *next_tick_ + steps * options_.tick;
+  }
+
+  void tick_at(TimePoint g) {
+    clock_.set(g);
+    engine_.tick(decisions_);
+    engine_.expire_idle_state();
+    // Timers fire in hash-map order; sorted, equal inputs print equal output.
+    std::sort(decisions_.begin(), decisions_.end(),
+              [](const rules::Decision& a, const rules::Decision& b) {
+                return std::tie(a.rule, a.group_key, a.fingerprints) <
+                       std::tie(b.rule, b.group_key, b.fingerprints);
+              });
+    emit();
+    last_tick_ = g;
+    next_tick_ = g + options_.tick;
   }
 
   void emit() {
@@ -338,8 +408,17 @@ class Replayer {
   std::string body_;
   std::vector<Arrival> heap_;
   std::uint64_t seq_ = 0;
-  std::optional<TimePoint> latest_;  // the latest `at` accepted so far
-  std::optional<TimePoint> next_tick_;
+  std::optional<TimePoint> latest_;     // the latest `at` accepted so far
+  std::optional<TimePoint> next_tick_;  // the next grid step not yet ticked
+  TimePoint last_tick_{};
+  // Tick scheduling (advance_to): when `for` timers are due, and per alert
+  // fingerprint its last arrival and endsAt.
+  const bool has_for_ =
+      std::any_of(config_.rules.rules.begin(), config_.rules.rules.end(),
+                  [](const rules::Rule& r) { return r.for_duration.count() > 0; });
+  std::priority_queue<TimePoint, std::vector<TimePoint>, std::greater<>> due_;
+  std::unordered_map<std::uint64_t, std::pair<TimePoint, TimePoint>> seen_;
+  std::vector<std::uint32_t> matched_;
   std::vector<rules::Decision> decisions_;
   ReplayResult result_;
   std::uint64_t bytes_read_ = 0;

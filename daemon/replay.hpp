@@ -35,6 +35,10 @@ struct ReplayOptions {
   std::optional<rules::TimePoint> until;
   std::optional<std::chrono::milliseconds> until_after;
   bool progress = false;  // a progress bar on `err`, from bytes read
+  // Tick at every step, as the daemon does, instead of only at the steps
+  // that can change an outcome (see advance_to in replay.cpp): slower, for
+  // cross-checking.
+  bool every_tick = false;
 };
 
 struct ReplayResult {

@@ -295,7 +295,9 @@ TEST(Replay, ArrivalOrderWithinLatenessDoesNotChangeDecisions) {
     std::vector<Line> lines;
     std::int64_t t = 0;
     for (int i = 0; i < 300; ++i) {
-      t += 1 + static_cast<std::int64_t>(rng() % 4000);  // distinct times
+      // Distinct times; now and then a quiet hour, after which re-sends act again.
+      t += 1 + static_cast<std::int64_t>(rng() % 4000) +
+           (rng() % 100 == 0 ? 3'600'000 + static_cast<std::int64_t>(rng() % 600'000) : 0);
       const std::string at =
           rules::format_rfc3339(rules::TimePoint(base) + std::chrono::milliseconds(t));
       const int device = static_cast<int>(rng() % 3);
@@ -315,7 +317,13 @@ TEST(Replay, ArrivalOrderWithinLatenessDoesNotChangeDecisions) {
               at, rng() % 4 == 0 ? "resolved" : "firing", device);
           break;
         default:
-          text = v2(at, fmt::format(R"({{"alertname":"DeviceHung","device":"sw-{}"}})", device));
+          // endsAt: the episode ends on its own, and a later re-send acts again.
+          text = v2(at, fmt::format(R"({{"alertname":"DeviceHung","device":"sw-{}"}})", device),
+                    fmt::format(R"(,"endsAt":"{}")",
+                                rules::format_rfc3339(
+                                    rules::TimePoint(base) +
+                                    std::chrono::milliseconds(
+                                        t + 1 + static_cast<std::int64_t>(rng() % 60'000)))));
       }
       lines.push_back({t, text});
     }
@@ -338,6 +346,10 @@ TEST(Replay, ArrivalOrderWithinLatenessDoesNotChangeDecisions) {
     EXPECT_EQ(b.err, "") << "round " << round;
     EXPECT_GT(a.result.decisions, 0u);
     EXPECT_EQ(a.out, b.out) << "round " << round;
+    // And ticking only where it matters decides as ticking every second.
+    o.every_tick = true;
+    auto c = replay(shuffled, o);
+    EXPECT_EQ(a.out, c.out) << "round " << round;
   }
 }
 
