@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/action_plan.hpp"
 #include "daemon/log.hpp"
 #include "daemon/ssh_outcome.hpp"
 
@@ -50,20 +51,33 @@ ActionRunner::ActionRunner(const Config& config, ssh::SshExecutor& executor, Aud
 void ActionRunner::run(const rules::Decision& d) {
   const rules::Rule& rule = config_.rules.rules[d.rule];
   for (std::size_t i = 0; i < rule.actions.size(); ++i) {
-    if (const auto* ssh = std::get_if<rules::SshAction>(&rule.actions[i].spec)) {
-      run_ssh(d, i, *ssh);
-    } else if (const auto* run = std::get_if<rules::RunAction>(&rule.actions[i].spec)) {
-      run_catalog(d, i, *run);
-    } else if (!std::holds_alternative<rules::LogAction>(rule.actions[i].spec)) {
+    const auto& spec = rule.actions[i].spec;
+    if (std::holds_alternative<rules::KafkaAction>(spec) ||
+        std::holds_alternative<rules::WebhookAction>(spec)) {
       run_incident(d, i);
-    } else {
-      run_log(d, i, std::get<rules::LogAction>(rule.actions[i].spec));
+      continue;
     }
+    ActionPlan plan = plan_action(config_, d, i);
+    if (plan.action == "log") {
+      run_log(d, i, plan.message);
+      continue;
+    }
+    auto o = begin(d, i, plan.action);
+    if (plan.device) {
+      o->record.device = plan.device->ssh.name;
+      o->record.host = fmt::format("{}:{}", plan.device->ssh.host, plan.device->ssh.port);
+    }
+    if (!plan.ok()) {
+      fail(*o, std::move(plan.error_code), std::move(plan.error_message));
+      continue;
+    }
+    o->approval_required = plan.approval_required;
+    execute(o, *plan.device, std::move(plan.commands), *plan.guards);
   }
 }
 
 void ActionRunner::run_log(const rules::Decision& d, std::size_t action_index,
-                           const rules::LogAction& action) {
+                           const std::string& message) {
   Outcome o;
   o.started = std::chrono::steady_clock::now();
   o.rule = d.rule;
@@ -74,8 +88,7 @@ void ActionRunner::run_log(const rules::Decision& d, std::size_t action_index,
   o.record.group_key = d.group_key;
   o.record.action = "log";
   o.record.fingerprints = d.fingerprints;
-  log::info("rule", "rule {} group {{{}}}: {}", o.record.rule, d.group_key,
-            action.message.render_text(d.context(), *config_.interner));
+  log::info("rule", "rule {} group {{{}}}: {}", o.record.rule, d.group_key, message);
   ++*in_flight_;
   finish(o);
 }
@@ -103,40 +116,6 @@ void ActionRunner::fail(Outcome& o, std::string code, std::string message) {
   o.record.error_code = std::move(code);
   o.record.error_message = std::move(message);
   finish(o);
-}
-
-const DeviceConfig* ActionRunner::target_device(Outcome& o, const rules::Template& device,
-                                                const rules::TemplateContext& ctx,
-                                                const rules::ParamPatterns& patterns) {
-  auto rendered = device.render(ctx, *config_.interner, patterns);
-  if (!rendered.ok()) {
-    fail(o, rendered.error->code, fmt::format("device: {}", rendered.error->message));
-    return nullptr;
-  }
-  const std::string ref(rules::strip_port(rendered.text));
-  const DeviceConfig* dev = config_.find_device(ref);
-  if (!dev) {
-    fail(o, "unknown_device", fmt::format("device '{}' is not in the inventory", ref));
-    return nullptr;
-  }
-  o.record.device = dev->ssh.name;
-  o.record.host = fmt::format("{}:{}", dev->ssh.host, dev->ssh.port);
-  return dev;
-}
-
-void ActionRunner::run_ssh(const rules::Decision& d, std::size_t action_index,
-                           const rules::SshAction& action) {
-  auto o = begin(d, action_index, "ssh");
-  const DeviceConfig* dev = target_device(*o, action.device, d.context(), action.params);
-  if (!dev) return;
-  std::vector<std::string> commands;
-  for (std::size_t i = 0; i < action.commands.size(); ++i) {
-    auto cmd = action.commands[i].render(d.context(), *config_.interner, action.params);
-    if (!cmd.ok())
-      return fail(*o, cmd.error->code, fmt::format("commands[{}]: {}", i, cmd.error->message));
-    commands.push_back(std::move(cmd.text));
-  }
-  dispatch(o, *dev, std::move(commands), guards_of(action, config_));
 }
 
 void ActionRunner::run_incident(const rules::Decision& d, std::size_t action_index) {
@@ -168,37 +147,15 @@ void ActionRunner::run_incident(const rules::Decision& d, std::size_t action_ind
   if (!sent) fail(*o, "kafka_unavailable", "Kafka is not configured");
 }
 
-void ActionRunner::run_catalog(const rules::Decision& d, std::size_t action_index,
-                               const rules::RunAction& run) {
-  auto o = begin(d, action_index, "run");
-  const rules::CatalogAction* ca = config_.catalog.find(run.action);
-  if (!ca)
-    return fail(*o, "unknown_action", fmt::format("action '{}' is not in the catalog", run.action));
-  o->record.action = fmt::format("run:{}", ca->name);
-  const DeviceConfig* dev = target_device(*o, run.device, d.context(), run.device_patterns);
-  if (!dev) return;
-  std::map<std::string, rules::ParamValue> values;
-  for (const auto& [name, t] : run.params) {
-    auto v = t.render(d.context(), *config_.interner, run.value_patterns);
-    if (!v.ok())
-      return fail(*o, v.error->code, fmt::format("params.{}: {}", name, v.error->message));
-    values.emplace(name, std::move(v.text));
-  }
-  auto resolved = config_.catalog.resolve(
-      *ca, values, [this](std::string_view n) { return config_.find_device(n) != nullptr; });
-  if (auto* err = std::get_if<rules::ActionError>(&resolved)) {
-    // A value from the alert that fails its parameter type is a policy matter.
-    return fail(*o, err->code == "invalid_params" ? "policy_violation" : err->code, err->message);
-  }
-  o->approval_required = ca->approval == rules::Approval::kRequired;
-  auto& r = std::get<rules::ResolvedAction>(resolved);
-  dispatch(o, *dev, std::move(r.commands), guards_of(*ca, config_));
-}
-
 void ActionRunner::dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
                             std::vector<std::string> commands, const ActionGuards& guards) {
   if (auto why = policy_violation(guards.policy, commands))
     return fail(*o, "policy_violation", std::move(*why));
+  execute(o, dev, std::move(commands), guards);
+}
+
+void ActionRunner::execute(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
+                           std::vector<std::string> commands, const ActionGuards& guards) {
   for (const auto& c : commands) o->record.commands.push_back({c, -1, {}, false});
   if (o->record.dry_run) {
     o->index = kDryRun;

@@ -1,8 +1,9 @@
 #pragma once
-// Turns rule decisions into guarded actions: renders the device and command
-// templates (every substituted value checked against its parameter pattern),
-// resolves the device in the inventory, checks the command policy, then runs
-// the commands over SSH (or only records them in dry-run). Every attempt
+// Turns rule decisions into guarded actions: plan_action (action_plan.hpp)
+// renders the device and command templates (every substituted value checked
+// against its parameter pattern), resolves the device in the inventory and
+// checks the command policy; this runs the commands over SSH (or only records
+// them in dry-run, or holds them for approval). Every attempt
 // ends in exactly one audit record, one actions_total increment and one log line.
 //
 // Threads: run() is called on the engine thread; SSH completions arrive on the
@@ -42,18 +43,16 @@ class ActionRunner {
   std::shared_ptr<Outcome> begin(const rules::Decision& d, std::size_t action_index,
                                  std::string_view kind);
   void fail(Outcome& o, std::string code, std::string message);
-  // Renders, strips ":port" and looks up the target; fails `o` when it cannot.
-  const DeviceConfig* target_device(Outcome& o, const rules::Template& device,
-                                    const rules::TemplateContext& ctx,
-                                    const rules::ParamPatterns& patterns);
-  void run_ssh(const rules::Decision& d, std::size_t action_index, const rules::SshAction& action);
   // kafka and webhook actions: the incident record, published (never in dry-run).
   void run_incident(const rules::Decision& d, std::size_t action_index);
-  void run_catalog(const rules::Decision& d, std::size_t action_index, const rules::RunAction& run);
-  // Policy check of every final command, then dry-run or SSH; always finishes `o`.
+  // Policy check of every final command, then execute(); always finishes `o`.
   void dispatch(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
                 std::vector<std::string> commands, const ActionGuards& guards);
-  void run_log(const rules::Decision& d, std::size_t action_index, const rules::LogAction& action);
+  // Commands already checked (plan_action, or dispatch): dry-run, hold, or
+  // SSH; always finishes `o`.
+  void execute(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,
+               std::vector<std::string> commands, const ActionGuards& guards);
+  void run_log(const rules::Decision& d, std::size_t action_index, const std::string& message);
   void finish(const Outcome& outcome);
   // Turns the action into a pending approval; always finishes `o`.
   void hold(const std::shared_ptr<Outcome>& o, const DeviceConfig& dev,

@@ -1222,6 +1222,10 @@ void Engine::match(const Event& event, std::vector<std::uint32_t>& matched) {
 void Engine::process(const Event& event, std::vector<Decision>& out) { impl_->process(event, out); }
 void Engine::tick(std::vector<Decision>& out) { impl_->tick(out); }
 void Engine::expire_idle_state() { impl_->sweep(impl_->clock.now()); }
+std::optional<TimePoint> Engine::next_due() const {
+  if (impl_->timers.empty()) return std::nullopt;
+  return impl_->timers.top().due;
+}
 
 std::size_t Engine::adopt_state(Engine& previous) {
   Impl& old = *previous.impl_;

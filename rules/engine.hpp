@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,11 @@ class Engine {
 
   // Drops correlation state idle for longer than the rules can use it.
   void expire_idle_state();
+
+  // When the earliest timer (`for`, absence) is due; nullopt with none armed.
+  // May be earlier than needed (a timer since answered), never later: a
+  // virtual-clock driver ticks at these times instead of every second.
+  std::optional<TimePoint> next_due() const;
 
   // After a reload: takes over `previous`'s correlation state (windows,
   // throttles, alerts waiting out `for`, timers, inhibitions) for every rule

@@ -68,11 +68,13 @@ enum class Kind { kV2, kWebhook };
 }  // namespace
 
 struct AlertDecoder::Impl {
-  Impl(rules::Interner& in, DecodeLimits l) : interner(in), cache(in), limits(l) {}
+  Impl(rules::Interner& in, DecodeLimits l, const rules::Clock* c)
+      : interner(in), cache(in), limits(l), clock(c) {}
 
   rules::Interner& interner;
   rules::InternCache cache;  // this decoder's thread only: no lock per label
   DecodeLimits limits;
+  const rules::Clock* clock;  // null: the system clock
   od::parser parser;
 
   // Per-alert scratch, reused across alerts and bodies so that decoding itself
@@ -426,7 +428,7 @@ struct AlertDecoder::Impl {
 
   simdjson::simdjson_result<od::document> start(std::string& body) {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-    now = std::chrono::system_clock::now();
+    now = clock ? clock->now() : std::chrono::system_clock::now();
     return parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
   }
 
@@ -522,8 +524,9 @@ struct AlertDecoder::Impl {
   }
 };
 
-AlertDecoder::AlertDecoder(rules::Interner& interner, DecodeLimits limits)
-    : impl_(std::make_unique<Impl>(interner, limits)) {}
+AlertDecoder::AlertDecoder(rules::Interner& interner, DecodeLimits limits,
+                           const rules::Clock* clock)
+    : impl_(std::make_unique<Impl>(interner, limits, clock)) {}
 
 AlertDecoder::~AlertDecoder() = default;
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/clock.hpp"
 #include "rules/event.hpp"
 
 namespace aiopsd::alertmanager {
@@ -41,7 +42,11 @@ struct DecodeResult {
 
 class AlertDecoder {
  public:
-  AlertDecoder(rules::Interner& interner, DecodeLimits limits = {});
+  // `clock` decides whether a v2 alert without `status` has ended (endsAt <=
+  // now); null means the system clock. `aiopsd replay` passes its virtual
+  // clock so recorded alerts are read as they were when they arrived.
+  AlertDecoder(rules::Interner& interner, DecodeLimits limits = {},
+               const rules::Clock* clock = nullptr);
   ~AlertDecoder();
 
   // `body` is grown in capacity (not size) to hold simdjson's padding, so

@@ -155,6 +155,25 @@ TEST(AiopsdBinary, CheckExitsOneAndListsErrors) {
       << out;
 }
 
+TEST(AiopsdBinary, CheckWarnsAboutRulesButExitsZeroUnlessStrict) {
+  TempDir dir;
+  dir.write("rules.yaml",
+            "rules:\n  - name: x\n    match: {a: {\"=\": b, \"!=\": b}}\n"
+            "    actions: [{log: {message: m}}]\n");
+  std::string path = dir.write("aiopsd.yaml", "audit: {path: a.log}\nrules: [rules.yaml]\n");
+  auto [code, out] = run_binary("check --config " + path);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find(dir.file("rules.yaml") +
+                     ":2: warning: rules[0].match.a: the rule can never match: a=\"b\" and "
+                     "a!=\"b\" cannot both hold\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("OK (1 rules, 0 devices, 1 warnings)"), std::string::npos) << out;
+  auto [strict_code, strict_out] = run_binary("check --strict --config " + path);
+  EXPECT_EQ(strict_code, 1) << strict_out;
+  EXPECT_EQ(strict_out.find("OK"), std::string::npos) << strict_out;
+}
+
 TEST(AiopsdBinary, HelpAndVersion) {
   for (const char* sub : {"run --help", "check --help", "version --help", "--help"}) {
     auto [code, out] = run_binary(sub);
