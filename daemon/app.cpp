@@ -20,6 +20,7 @@
 #include "daemon/approvals.hpp"
 #include "daemon/audit_log.hpp"
 #include "daemon/detail/periodic.hpp"
+#include "daemon/engine_workers.hpp"
 #include "daemon/escalations.hpp"
 #include "daemon/event_queue.hpp"
 #include "daemon/http_auth.hpp"
@@ -33,66 +34,11 @@
 #include "daemon/silences.hpp"
 #include "daemon/state_store.hpp"
 #include "rules/engine.hpp"
+#include "rules/shard_key.hpp"
 
 namespace aiopsd::daemon {
 
 namespace asio = boost::asio;
-
-namespace {
-// Per-rule counters resolved once at start.
-class RuleMetrics final : public rules::EngineObserver {
- public:
-  RuleMetrics(const rules::RuleSet& rules, Metrics& m) {
-    for (const auto& r : rules.rules) {
-      matches_.push_back(&m.rule_matches.Add({{"rule", r.name}}));
-      throttled_.push_back(&m.rule_throttled.Add({{"rule", r.name}}));
-      evicted_.push_back(&m.correlation_evictions.Add({{"rule", r.name}}));
-      groups_.push_back(&m.correlation_groups.Add({{"rule", r.name}}));
-    }
-    for (const auto& ir : rules.inhibit_rules) {
-      inhibited_.push_back(&m.events_inhibited.Add({{"inhibit_rule", ir.name}}));
-    }
-  }
-  void on_match(std::uint32_t rule) override { matches_[rule]->Increment(); }
-  void on_throttled(std::uint32_t rule) override { throttled_[rule]->Increment(); }
-  void on_inhibited(std::uint32_t i) override { inhibited_[i]->Increment(); }
-  void on_evicted(std::uint32_t rule) override { evicted_[rule]->Increment(); }
-  void sample(const rules::Engine& engine, Metrics& m) {
-    for (std::uint32_t r = 0; r < groups_.size(); ++r) {
-      groups_[r]->Set(static_cast<double>(engine.tracked(r)));
-    }
-    m.correlation_alerts.Set(static_cast<double>(engine.alerts_tracked()));
-    m.inhibiting_alerts.Set(static_cast<double>(engine.inhibiting()));
-  }
-
- private:
-  std::vector<prometheus::Counter*> matches_;
-  std::vector<prometheus::Counter*> throttled_;
-  std::vector<prometheus::Counter*> evicted_;
-  std::vector<prometheus::Counter*> inhibited_;
-  std::vector<prometheus::Gauge*> groups_;
-};
-
-// The engine's changelog into the state store, one unsynced batch per call.
-class CorrelationChangelog final : public rules::StateSink {
- public:
-  explicit CorrelationChangelog(StateStore& store) : store_(store) {}
-  void put(std::string_view key, std::string_view value) override {
-    batch_.push_back({std::string(key), std::string(value), false});
-  }
-  void erase(std::string_view key) override { batch_.push_back({std::string(key), {}, true}); }
-  void flush() {
-    if (!store_.apply(StateStore::Keyspace::kCorrelation, batch_)) {
-      log::error("state", "could not write {} correlation state changes", batch_.size());
-    }
-    batch_.clear();
-  }
-
- private:
-  StateStore& store_;
-  std::vector<StateStore::Change> batch_;
-};
-}  // namespace
 
 struct App::Impl {
   std::shared_ptr<Config> config;  // the startup config: listener, Kafka, state, audit, safety
@@ -100,21 +46,11 @@ struct App::Impl {
   rules::SystemClock system_clock;
   const rules::Clock& clock;
   Metrics metrics;
-  EventQueue queue;
   std::unique_ptr<AuditLog> audit;
-  // What a reload replaces, as one unit: handed to the engine thread, which
-  // carries the correlation state over and swaps it in between batches.
-  struct Generation {
-    std::shared_ptr<const Config> config;
-    std::unique_ptr<RuleMetrics> rule_metrics;
-    std::unique_ptr<rules::Engine> engine;
-    std::shared_ptr<ActionRunner> runner;
-  };
-  Generation gen;     // the engine thread's
-  std::mutex gen_mu;  // guards pending, retired and the runner pointer below
-  std::optional<Generation> pending;
-  std::vector<Generation> retired;  // kept until their actions in flight finish
-  std::shared_ptr<ActionRunner> runner;
+  // Events from the connectors to the engine workers, routed by shard_key.
+  std::unique_ptr<EventQueue> queue;
+  std::optional<rules::ShardKey> shard_key;
+  std::unique_ptr<EngineWorkers> engines;
   std::mutex reload_mu;  // one reload at a time
 
   asio::io_context http_io;
@@ -125,7 +61,6 @@ struct App::Impl {
   std::unique_ptr<StateStore> state;  // when state.path is set
   Escalations escalations{metrics};
   Incidents incidents{metrics};
-  std::optional<CorrelationChangelog> changelog;  // with a state store
   std::unique_ptr<WebhookSender> webhook;
   std::unique_ptr<SafetyGate> gate;
   std::unique_ptr<ApprovalBook> approvals;
@@ -143,7 +78,7 @@ struct App::Impl {
   std::unique_ptr<KafkaIngest> kafka_ingest;
   std::optional<detail::Periodic> lag_sampler;
   std::string kafka_bootstrap;
-  std::thread http_thread, ssh_thread, engine_thread;
+  std::thread http_thread, ssh_thread;
   std::atomic<bool> running{false};
   std::uint16_t port = 0;
 
@@ -151,64 +86,41 @@ struct App::Impl {
       : config(std::move(c)),
         options(o),
         clock(o.clock ? *o.clock : system_clock),
-        queue(config->engine.queue_capacity),
         config_reload_ok(metrics.config_reload_successful.Add({})),
         config_reload_time(metrics.config_reload_timestamp.Add({})) {}
 
   prometheus::Gauge& config_reload_ok;
   prometheus::Gauge& config_reload_time;
 
-  std::shared_ptr<ActionRunner> current_runner() {
-    std::lock_guard lock(gen_mu);
-    return runner;
-  }
-  std::size_t actions_in_flight() {
-    std::lock_guard lock(gen_mu);
-    std::size_t n = runner ? runner->in_flight() : 0;
-    for (const auto& g : retired) n += g.runner->in_flight();
-    return n;
-  }
-  Generation make_generation(std::shared_ptr<const Config> cfg) {
-    Generation g;
-    g.config = std::move(cfg);
-    g.rule_metrics = std::make_unique<RuleMetrics>(g.config->rules, metrics);
-    g.engine = std::make_unique<rules::Engine>(g.config->rules, *g.config->interner, clock,
-                                               g.rule_metrics.get(), g.config->engine.limits);
-    g.engine->track_changes(changelog.has_value());
-    g.runner = std::make_shared<ActionRunner>(*g.config, *executor, *audit, metrics, *gate,
-                                              *approvals, escalations, incidents);
-    return g;
-  }
-  // Before the engine thread starts: windows, timers, throttles and
-  // inhibitions as the last run left them (a SIGKILL included).
-  void restore_correlation_state() {
-    std::size_t kept = 0;
-    std::vector<StateStore::Change> stale;
-    for (auto& [key, value] : state->records(StateStore::Keyspace::kCorrelation)) {
-      if (gen.engine->restore(key, value)) {
-        ++kept;
-      } else {
-        stale.push_back({std::move(key), {}, true});
-      }
-    }
-    state->apply(StateStore::Keyspace::kCorrelation, stale);
-    log::info("state",
-              "correlation state: {} entries restored, {} of changed or removed rules dropped",
-              kept, stale.size());
+  std::shared_ptr<ActionRunner> current_runner() { return engines->current_runner(); }
+  std::size_t actions_in_flight() { return engines ? engines->actions_in_flight() : 0; }
+  EngineWorkers::Generation make_generation(std::shared_ptr<const Config> cfg) {
+    auto runner = std::make_shared<ActionRunner>(*cfg, *executor, *audit, metrics, *gate,
+                                                 *approvals, escalations, incidents);
+    return {std::move(cfg), std::move(runner)};
   }
 
-  // On the engine thread, between batches.
-  void swap_in_pending() {
-    std::lock_guard lock(gen_mu);
-    if (!pending) return;
-    const std::size_t kept = pending->engine->adopt_state(*gen.engine);
-    log::info("config", "reloaded: {} rules, {} kept their correlation state",
-              pending->config->rules.rules.size(), kept);
-    retired.push_back(std::move(gen));
-    gen = std::move(*pending);
-    pending.reset();
-    runner = gen.runner;
-    std::erase_if(retired, [](const Generation& g) { return g.runner->in_flight() == 0; });
+  // How many engine workers, sharded on which labels: one per core unless
+  // the rules need every alert in one place.
+  void plan_workers(const Config& cfg) {
+    std::size_t n = cfg.engine.workers;
+    if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
+    std::string why;
+    auto labels = rules::ShardKey::plan(cfg.rules, why);
+    if (!labels) {
+      if (n > 1) log::info("engine", "1 engine worker, not {}: {}", n, why);
+      n = 1;
+      labels.emplace();
+    }
+    shard_key.emplace(*labels, *cfg.interner);
+    queue = std::make_unique<EventQueue>(
+        cfg.engine.queue_capacity, n,
+        [key = &*shard_key](const rules::Event& e) { return key->route(e); });
+    engines = std::make_unique<EngineWorkers>(n, shard_key->labels(), *queue, metrics, clock,
+                                              *silences, state.get(), options.tick_interval);
+    log::info("engine", "{} engine worker(s), events sharded by {}", n,
+              labels->empty() ? std::string("alert fingerprint")
+                              : fmt::format("[{}]", fmt::join(*labels, ", ")));
   }
 
   // One place decides where a decision goes, whichever thread made it.
@@ -223,42 +135,6 @@ struct App::Impl {
     } else {
       log::error("approval", "approval {} is for intent {}, but Kafka is not configured", a.id,
                  a.intent_id);
-    }
-  }
-
-  void engine_loop() {
-    std::vector<rules::Event> batch;
-    std::vector<rules::Decision> decisions;
-    auto next_tick = std::chrono::steady_clock::now();
-    for (;;) {
-      batch.clear();
-      bool open = queue.pop_some(batch, 256, options.tick_interval);
-      swap_in_pending();
-      const auto muted = silences->snapshot();
-      const auto now = clock.now();
-      for (const auto& e : batch) {
-        if (!muted->empty() && muted->matches(e, now)) {
-          metrics.events_silenced.Increment();
-          continue;
-        }
-        gen.engine->process(e, decisions);
-      }
-      if (std::chrono::steady_clock::now() >= next_tick) {
-        gen.engine->tick(decisions);
-        gen.rule_metrics->sample(*gen.engine, metrics);
-        next_tick = std::chrono::steady_clock::now() + options.tick_interval;
-      }
-      // Before the actions run: a restart after this point neither repeats
-      // a throttled action nor forgets the windows this batch opened.
-      if (changelog) {
-        gen.engine->drain_changes(*changelog);
-        changelog->flush();
-      }
-      for (const auto& d : decisions) gen.runner->run(d);
-      decisions.clear();
-      metrics.event_queue_depth.Set(static_cast<double>(queue.size()));
-      queue.mark_done();
-      if (!open) return;
     }
   }
 };
@@ -338,7 +214,7 @@ void App::start_kafka() {
   }
   s.consumer = kafka::Consumer::create(consumer_config, k.group_id, topics, error);
   if (!s.consumer) throw std::runtime_error("kafka consumer: " + error);
-  s.kafka_ingest = std::make_unique<KafkaIngest>(cfg, *s.intents, *s.approvals, s.queue, s.metrics,
+  s.kafka_ingest = std::make_unique<KafkaIngest>(cfg, *s.intents, *s.approvals, *s.queue, s.metrics,
                                                  *s.producer, *s.consumer);
   s.consumer->start(
       [ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
@@ -415,16 +291,15 @@ void App::start() {
       s.state.get(), ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes},
       [&s](const Approval& a) { s.on_decided(a); });
   s.metrics.approvals_pending.Set(static_cast<double>(s.approvals->pending()));
-  if (s.state) s.changelog.emplace(*s.state);
   for (const auto& [name, r] : cfg.webhooks) {
     s.incidents.add_receiver(
         name, std::make_unique<WebhookSender>(
                   parse_webhook_url(r.url),
                   resolve_property("webhooks." + name + ".token", r.token), s.metrics));
   }
-  s.gen = s.make_generation(s.config);
-  s.runner = s.gen.runner;
-  if (s.state) s.restore_correlation_state();
+  s.plan_workers(cfg);
+  s.engines->install(s.make_generation(s.config));
+  s.engines->restore();
   s.config_reload_ok.Set(1);
   s.config_reload_time.Set(
       static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -437,7 +312,7 @@ void App::start() {
     s.ssh_io.run();
   });
   if (cfg.kafka.enabled) start_kafka();
-  s.routes = std::make_unique<AlertRoutes>(*cfg.interner, limits, s.queue, s.metrics,
+  s.routes = std::make_unique<AlertRoutes>(*cfg.interner, limits, *s.queue, s.metrics,
                                            [this] { return impl_->running.load(); });
   HttpServerOptions ho;
   ho.address = cfg.server.address;
@@ -460,10 +335,7 @@ void App::start() {
   log_listener_security(cfg.server);
 
   s.http_work.emplace(s.http_io.get_executor());
-  s.engine_thread = std::thread([&s] {
-    ::pthread_setname_np(::pthread_self(), "aiopsd-engine");
-    s.engine_loop();
-  });
+  s.engines->start();
   s.http_thread = std::thread([&s] {
     ::pthread_setname_np(::pthread_self(), "aiopsd-http");
     s.http_io.run();
@@ -483,14 +355,14 @@ void App::stop() {
   if (!s.running.exchange(false)) return;
   if (s.options.notify_systemd) sd_notify(0, "STOPPING=1");
   log::info("daemon", "stopping: draining {} queued events and {} actions in flight",
-            s.queue.size(), s.actions_in_flight());
+            s.queue->size(), s.actions_in_flight());
   s.server->stop();
   s.http_work.reset();
   s.http_thread.join();    // returns once every connection is closed
   s.housekeeping.reset();  // expiry decides approvals: stopped before the runners
   stop_kafka();
-  s.queue.close();
-  s.engine_thread.join();
+  s.queue->close();
+  s.engines->join();
   auto deadline = std::chrono::steady_clock::now() + s.options.drain_timeout;
   while (s.actions_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -521,6 +393,7 @@ void keep_running_values(Config& next, const Config& running) {
   keep(next.state.path, running.state.path, "state");
   keep(next.engine.queue_capacity, running.engine.queue_capacity, "engine.queue_capacity");
   keep(next.engine.max_labels, running.engine.max_labels, "engine.max_labels");
+  keep(next.engine.workers, running.engine.workers, "engine.workers");
   keep(next.ssh.max_sessions, running.ssh.max_sessions, "ssh.max_sessions");
   if (next.kafka.enabled != running.kafka.enabled || next.kafka.brokers != running.kafka.brokers ||
       next.kafka.group_id != running.kafka.group_id)
@@ -552,12 +425,20 @@ std::string App::reload() {
     return errors.to_string();
   }
   keep_running_values(*next, *s.config);
-  std::shared_ptr<const Config> cfg = std::move(next);
-  Impl::Generation g = s.make_generation(cfg);
-  {
-    std::lock_guard lock(s.gen_mu);
-    s.pending = std::move(g);  // a pending one not yet swapped in is replaced
+  // The workers' shard key is fixed while they run: each group's state lives in one.
+  if (s.engines->size() > 1) {
+    if (auto why = s.shard_key->incompatible(next->rules)) {
+      s.config_reload_ok.Set(0);
+      const std::string msg = fmt::format(
+          "{}: with {} engine workers every rule must keep grouping by the shard key; restart "
+          "to change it",
+          *why, s.engines->size());
+      log::error("config", "reload rejected; the running config stays in force: {}", msg);
+      return msg;
+    }
   }
+  std::shared_ptr<const Config> cfg = std::move(next);
+  s.engines->offer(s.make_generation(cfg));
   if (s.intents) s.intents->set_config(cfg);
   // Tokens are re-read: rotating one is a reload. TLS certificates need a restart.
   s.server->set_auth(std::make_shared<HttpAuth>(cfg->server.auth, s.metrics));
@@ -580,7 +461,7 @@ Metrics& App::metrics() { return impl_->metrics; }
 bool App::wait_idle(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (impl_->queue.idle() && impl_->actions_in_flight() == 0 &&
+    if (impl_->queue->idle() && impl_->actions_in_flight() == 0 &&
         (!impl_->intents || impl_->intents->in_flight() == 0))
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

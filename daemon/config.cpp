@@ -282,8 +282,9 @@ void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
   if (!top.has("engine")) return;
   YamlMap m(top.node("engine"), "engine", errors,
             {"queue_capacity", "max_labels", "dry_run", "max_groups_per_rule", "max_tracked",
-             "lateness"});
+             "lateness", "workers"});
   if (!m.valid()) return;
+  if (auto v = m.integer("workers", 0, 64)) cfg.engine.workers = static_cast<std::size_t>(*v);
   if (auto v = m.integer("max_groups_per_rule", 1, 100'000'000))
     cfg.engine.limits.max_groups_per_rule = static_cast<std::size_t>(*v);
   if (auto v = m.integer("max_tracked", 1, 1'000'000'000))

@@ -70,8 +70,9 @@ struct ServerConfig {
 struct EngineConfig {
   std::size_t queue_capacity = 65'536;
   std::size_t max_labels = 64;
-  bool dry_run = false;  // global: every action does everything but open the session
-  rules::EngineLimits limits;
+  bool dry_run = false;     // global: every action does everything but open the session
+  std::size_t workers = 0;  // engine worker threads; 0: one per core
+  rules::EngineOptions limits;
 };
 
 struct SshConfig {

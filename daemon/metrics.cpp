@@ -126,20 +126,18 @@ Metrics::Metrics()
                                 .Register(*registry)),
       correlation_groups(BuildGauge()
                              .Name("aiopsd_correlation_groups")
-                             .Help("Correlation state entries per rule: groups, or alerts for "
-                                   "rules without correlation")
+                             .Help("Correlation state entries per rule and engine worker: "
+                                   "groups, or alerts for rules without correlation")
                              .Register(*registry)),
       correlation_alerts(BuildGauge()
                              .Name("aiopsd_correlation_alerts")
                              .Help("Alerts held in correlation state (windows, steps, timers, "
-                                   "deduplication)")
-                             .Register(*registry)
-                             .Add({})),
+                                   "deduplication), per engine worker")
+                             .Register(*registry)),
       inhibiting_alerts(BuildGauge()
                             .Name("aiopsd_inhibiting_alerts")
-                            .Help("Firing alerts that currently inhibit others")
-                            .Register(*registry)
-                            .Add({})),
+                            .Help("Firing alerts that currently inhibit others, per engine worker")
+                            .Register(*registry)),
       http_auth_failures(BuildCounter()
                              .Name("aiopsd_http_auth_failures_total")
                              .Help("HTTP requests refused by authentication: missing, invalid or "

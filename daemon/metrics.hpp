@@ -47,9 +47,9 @@ struct Metrics {
   prometheus::Counter& events_silenced;
   prometheus::Family<prometheus::Counter>& events_inhibited;       // {inhibit_rule}
   prometheus::Family<prometheus::Counter>& correlation_evictions;  // {rule}
-  prometheus::Family<prometheus::Gauge>& correlation_groups;       // {rule}
-  prometheus::Gauge& correlation_alerts;
-  prometheus::Gauge& inhibiting_alerts;
+  prometheus::Family<prometheus::Gauge>& correlation_groups;       // {rule, worker}
+  prometheus::Family<prometheus::Gauge>& correlation_alerts;       // {worker}
+  prometheus::Family<prometheus::Gauge>& inhibiting_alerts;        // {worker}
   prometheus::Family<prometheus::Counter>& http_auth_failures;
 
   prometheus::Histogram& action_duration;

@@ -11,6 +11,8 @@
 #include <queue>
 #include <unordered_map>
 
+#include "rules/shard_key.hpp"
+
 namespace aiopsd::rules {
 
 namespace {
@@ -125,7 +127,8 @@ struct Slot {
 
 struct GroupState {
   std::uint32_t rule = 0;
-  bool fired = false;  // all_of/sequence: these slots already made an incident
+  std::uint64_t route = 0;  // the shard route of its alerts
+  bool fired = false;       // all_of/sequence: these slots already made an incident
   TimePoint last_seen{};
   TimePoint throttled_until{};
   TimePoint deadline{};           // absence: when the timer fires; 0 when none
@@ -135,6 +138,7 @@ struct GroupState {
 
 struct ActiveAlert {
   std::uint32_t rule = 0;
+  std::uint64_t route = 0;
   bool fired = false;
   TimePoint since{};
   TimePoint last_seen{};
@@ -144,6 +148,7 @@ struct ActiveAlert {
 
 struct InhibitSource {
   std::uint32_t rule = 0;
+  std::uint64_t route = 0;
   std::vector<std::pair<std::uint64_t, TimePoint>> alerts;  // (fingerprint, inhibits until)
 };
 
@@ -218,7 +223,9 @@ struct Engine::Impl {
   Interner& interner;
   const Clock& clock;
   EngineObserver* observer;
-  EngineLimits limits;
+  EngineOptions limits;
+  ShardKey shard;
+  std::uint64_t route = 0;  // of the event (or timer) being handled: new entries take it
 
   std::vector<Unit> units;
   std::vector<RuleInfo> info;
@@ -240,11 +247,19 @@ struct Engine::Impl {
   TimePoint last_sweep{};
 
   bool tracking = false;
-  std::vector<std::pair<char, std::uint64_t>> dirty;
+  // Changed entries: kind, key, and the route the entry had (an erased one
+  // is gone by drain time, and its erasure goes to the same key).
+  struct Dirty {
+    char kind;
+    std::uint64_t key;
+    std::uint64_t route;
+    auto operator<=>(const Dirty&) const = default;
+  };
+  std::vector<Dirty> dirty;
   std::string key_buf, value_buf;
 
-  Impl(const RuleSet& r, Interner& i, const Clock& c, EngineObserver* o, EngineLimits l)
-      : rules(r), interner(i), clock(c), observer(o), limits(l) {
+  Impl(const RuleSet& r, Interner& i, const Clock& c, EngineObserver* o, EngineOptions l)
+      : rules(r), interner(i), clock(c), observer(o), limits(l), shard(l.shard_by, i) {
     compile();
   }
 
@@ -518,7 +533,7 @@ struct Engine::Impl {
   }
 
   void touch(char kind, std::uint64_t key) {
-    if (tracking) dirty.emplace_back(kind, key);
+    if (tracking) dirty.push_back({kind, key, route_of_entry(kind, key)});
   }
 
   std::size_t total_tracked() const { return group_state.size() + active.size(); }
@@ -574,6 +589,7 @@ struct Engine::Impl {
     if (!make_room(r)) return nullptr;
     GroupState& gs = group_state[key];
     gs.rule = r;
+    gs.route = route;
     remember_order(r, key);
     return &gs;
   }
@@ -633,6 +649,7 @@ struct Engine::Impl {
 
   void process(const Event& event, std::vector<Decision>& out) {
     const bool resolved = event.status == EventStatus::kResolved;
+    route = shard.route(event);
     if (resolved) forget_alert(event.fingerprint);
     match_units(event, unit_scratch);
     const TimePoint now = clock.now();
@@ -702,6 +719,7 @@ struct Engine::Impl {
       remember_order(r, key);
       ActiveAlert& a = it->second;
       a.rule = r;
+      a.route = route;
       a.since = event_time(event, now);
       if (rule.for_duration.count() > 0) {
         a.event = std::make_unique<Event>(event);
@@ -889,6 +907,7 @@ struct Engine::Impl {
     const std::uint64_t key = label_hash(event.labels, inhibit[i].equal, inhibit[i].id);
     auto& src = inhibit_state[key];
     src.rule = i;
+    src.route = route;
     auto& alerts = src.alerts;
     auto same = std::find_if(alerts.begin(), alerts.end(),
                              [&](const auto& a) { return a.first == event.fingerprint; });
@@ -903,8 +922,8 @@ struct Engine::Impl {
         alerts.emplace_back(event.fingerprint, until);
       }
     }
+    touch(kInhibitRecord, key);  // before erasing: the key carries the entry's route
     if (alerts.empty()) inhibit_state.erase(key);
-    touch(kInhibitRecord, key);
   }
 
   // ---- timers and expiry --------------------------------------------------
@@ -930,6 +949,7 @@ struct Engine::Impl {
     const Rule& rule = rules.rules[a.rule];
     if (a.fired || !a.event || now - a.since < rule.for_duration) return;
     if (alert_expired(a, rule, now)) return;  // gone quiet: the sweep drops it
+    route = a.route;
     Event ev = std::move(*a.event);
     fire_alert(t.key, a, ev, out);
   }
@@ -942,6 +962,7 @@ struct Engine::Impl {
     if (gs.deadline == TimePoint{} || gs.deadline != t.due || gs.slots.empty()) return;
     gs.deadline = TimePoint{};
     gs.last_seen = now;
+    route = gs.route;
     std::vector<Member> members{std::move(gs.slots[0].member)};
     gs.slots.clear();
     touch(kGroupRecord, t.key);
@@ -1024,18 +1045,33 @@ struct Engine::Impl {
     return r.ok() && normalize_labels(m.labels);
   }
 
-  void write_key(char kind, std::uint64_t key) {
+  // kind, route big-endian (so a store or topic can range over a shard), key.
+  void write_key(char kind, std::uint64_t route_of, std::uint64_t key) {
     Writer w(key_buf);
     w.u8(static_cast<std::uint8_t>(kind));
+    w.u64(__builtin_bswap64(route_of));
     w.u64(key);
+  }
+
+  std::uint64_t route_of_entry(char kind, std::uint64_t key) const {
+    if (kind == kGroupRecord) {
+      auto it = group_state.find(key);
+      return it == group_state.end() ? 0 : it->second.route;
+    }
+    if (kind == kAlertRecord) {
+      auto it = active.find(key);
+      return it == active.end() ? 0 : it->second.route;
+    }
+    auto it = inhibit_state.find(key);
+    return it == inhibit_state.end() ? 0 : it->second.route;
   }
 
   void drain_changes(StateSink& sink) {
     if (dirty.empty()) return;
     std::sort(dirty.begin(), dirty.end());
     dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
-    for (const auto& [kind, key] : dirty) {
-      write_key(kind, key);
+    for (const auto& [kind, key, route_of] : dirty) {
+      write_key(kind, route_of, key);
       if (serialize(kind, key)) {
         sink.put(key_buf, value_buf);
       } else {
@@ -1119,6 +1155,7 @@ struct Engine::Impl {
   bool restore(std::string_view key_bytes, std::string_view value) {
     Reader kr(key_bytes);
     const char kind = static_cast<char>(kr.u8());
+    route = __builtin_bswap64(kr.u64());
     const std::uint64_t key = kr.u64();
     if (!kr.ok() || !kr.done()) return false;
     Reader r(value);
@@ -1135,6 +1172,7 @@ struct Engine::Impl {
   bool restore_group(std::uint32_t rule, std::uint64_t key, Reader& r) {
     GroupState gs;
     gs.rule = rule;
+    gs.route = route;
     gs.fired = r.u8() != 0;
     gs.last_seen = r.time();
     gs.throttled_until = r.time();
@@ -1162,6 +1200,7 @@ struct Engine::Impl {
   bool restore_alert(std::uint32_t rule, std::uint64_t key, Reader& r) {
     ActiveAlert a;
     a.rule = rule;
+    a.route = route;
     a.fired = r.u8() != 0;
     a.since = r.time();
     a.last_seen = r.time();
@@ -1200,6 +1239,7 @@ struct Engine::Impl {
     if (!which) return false;
     InhibitSource src;
     src.rule = *which;
+    src.route = route;
     const std::uint64_t n = r.u64();
     for (std::uint64_t i = 0; i < n && r.ok() && i < 1'000'000; ++i) {
       const std::uint64_t fp = r.u64();
@@ -1212,7 +1252,7 @@ struct Engine::Impl {
 };
 
 Engine::Engine(const RuleSet& rules, Interner& interner, const Clock& clock,
-               EngineObserver* observer, EngineLimits limits)
+               EngineObserver* observer, EngineOptions limits)
     : impl_(std::make_unique<Impl>(rules, interner, clock, observer, limits)) {}
 Engine::~Engine() = default;
 
@@ -1269,8 +1309,9 @@ std::size_t Engine::adopt_state(Engine& previous) {
   }
   // The changelog follows: dropped entries are erased, kept ones re-written.
   if (old.tracking) {
-    for (const auto& [key, gs] : old.group_state) now.dirty.emplace_back(kGroupRecord, key);
-    for (const auto& [key, a] : old.active) now.dirty.emplace_back(kAlertRecord, key);
+    for (const auto& [key, gs] : old.group_state)
+      now.dirty.push_back({kGroupRecord, key, gs.route});
+    for (const auto& [key, a] : old.active) now.dirty.push_back({kAlertRecord, key, a.route});
     for (const auto& d : old.dirty) now.dirty.push_back(d);
   }
   old.group_state.clear();
@@ -1284,6 +1325,12 @@ void Engine::track_changes(bool on) { impl_->tracking = on; }
 void Engine::drain_changes(StateSink& sink) { impl_->drain_changes(sink); }
 bool Engine::restore(std::string_view key, std::string_view value) {
   return impl_->restore(key, value);
+}
+std::optional<std::uint64_t> Engine::route_of_key(std::string_view key) {
+  if (key.size() != 17) return std::nullopt;
+  std::uint64_t be = 0;
+  std::memcpy(&be, key.data() + 1, 8);
+  return __builtin_bswap64(be);
 }
 
 const RuleSet& Engine::rules() const { return impl_->rules; }

@@ -48,7 +48,11 @@ class EngineObserver {
   virtual void on_evicted(std::uint32_t /*rule*/) {}
 };
 
-struct EngineLimits {
+struct EngineOptions {
+  // The labels events are sharded by over engine workers (ShardKey); state
+  // entries carry the hash of their values, the key a changelog is
+  // partitioned by. Empty: the alert's fingerprint.
+  std::vector<std::string> shard_by;
   // Groups (or alerts, for rules without correlation) one rule may track;
   // a rule's `max_groups` overrides it. The oldest is evicted beyond it.
   std::size_t max_groups_per_rule = 100'000;
@@ -70,7 +74,7 @@ class Engine {
  public:
   // Keeps a reference to `rules`, `interner` and `clock`; they must outlive it.
   Engine(const RuleSet& rules, Interner& interner, const Clock& clock,
-         EngineObserver* observer = nullptr, EngineLimits limits = {});
+         EngineObserver* observer = nullptr, EngineOptions limits = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -100,12 +104,16 @@ class Engine {
   std::size_t adopt_state(Engine& previous);
 
   // Changelog: with tracking on, every state entry changed since the last
-  // drain is written to `sink` (its latest value, or its erasure).
+  // drain is written to `sink` (its latest value, or its erasure). A key is
+  // 17 bytes: kind, the entry's shard route (big-endian: see route_of_key),
+  // and the entry's own hash.
   void track_changes(bool on);
   void drain_changes(StateSink& sink);
   // Loads one changelog record. False when it belongs to a rule that no
   // longer exists or changed its definition (the caller may erase it).
   bool restore(std::string_view key, std::string_view value);
+  // The shard route a changelog key belongs to (ShardKey::route of its alerts).
+  static std::optional<std::uint64_t> route_of_key(std::string_view key);
 
   const RuleSet& rules() const;
   std::size_t pending_for() const;     // alerts waiting out a `for`

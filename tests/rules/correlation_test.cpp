@@ -16,7 +16,7 @@ using Labels = std::map<std::string, std::string>;
 
 class Scenario : public ::testing::Test {
  protected:
-  void load(const std::string& yaml, EngineLimits limits = {}) {
+  void load(const std::string& yaml, EngineOptions limits = {}) {
     set_ = test::load(in_, yaml);
     engine_ = std::make_unique<Engine>(set_, in_, clock_, &observer_, limits);
   }
@@ -331,7 +331,7 @@ TEST_F(Scenario, GroupsBeyondTheRuleLimitEvictTheOldestAndAreCounted) {
 }
 
 TEST_F(Scenario, EngineLimitBoundsEveryRuleTogether) {
-  EngineLimits limits;
+  EngineOptions limits;
   limits.max_tracked = 100;
   load(R"(rules:
   - name: every-alert
