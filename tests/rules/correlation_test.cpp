@@ -6,6 +6,7 @@
 #include <map>
 
 #include "rules/engine.hpp"
+#include "rules/shard_key.hpp"
 #include "tests/rules/rules_test_util.hpp"
 
 namespace aiopsd::rules {
@@ -516,6 +517,89 @@ TEST(CorrelationRules, LoaderNamesEveryMistake) {
 )"),
             "rules.yaml:2:5: rules[0].match: expected exactly one of match, all_of, sequence or "
             "absence\n");
+}
+
+}  // namespace
+}  // namespace aiopsd::rules
+
+namespace aiopsd::rules {
+namespace {
+
+TEST(ShardKeyPlan, SharedGroupLabelsOrWhyNot) {
+  Interner in;
+  std::string why;
+  auto labels = ShardKey::plan(test::load(in, R"(inhibit_rules:
+  - {source_match: {a: b}, target_match: {c: d}, equal: [device, site]}
+rules:
+  - {name: a, match: {x: y}, group_by: [device, interface], throttle: {once_within: 1m}, actions: [{log: {message: m}}]}
+  - {name: b, all_of: [{match: {x: y}}, {match: {x: z}}], group_by: [site, device], window: 1m, actions: [{log: {message: m}}]}
+  - {name: per-alert, match: {x: w}, actions: [{log: {message: m}}]}
+)"),
+                               why);
+  ASSERT_TRUE(labels);
+  EXPECT_EQ(*labels, std::vector<std::string>{"device"});
+  EXPECT_TRUE(why.empty());
+
+  // Only per-alert rules: the fingerprint routes.
+  labels = ShardKey::plan(test::load(in, R"(rules:
+  - {name: a, match: {x: y}, for: 1m, actions: [{log: {message: m}}]}
+)"),
+                          why);
+  ASSERT_TRUE(labels);
+  EXPECT_TRUE(labels->empty());
+
+  labels = ShardKey::plan(test::load(in, R"(rules:
+  - {name: a, match: {x: y}, group_by: [device], count: 2, window: 1m, actions: [{log: {message: m}}]}
+  - {name: b, match: {x: z}, group_by: [instance], count: 2, window: 1m, actions: [{log: {message: m}}]}
+)"),
+                          why);
+  EXPECT_FALSE(labels);
+  EXPECT_EQ(why, "rule a and rule b share no group_by label");
+}
+
+TEST(ShardKeyPlan, ARuleSetThatBreaksTheRunningKeyIsNamed) {
+  Interner in;
+  ShardKey key({"device"}, in);
+  EXPECT_FALSE(key.incompatible(test::load(in, R"(rules:
+  - {name: a, match: {x: y}, group_by: [device, if], count: 2, window: 1m, actions: [{log: {message: m}}]}
+  - {name: b, match: {x: y}, actions: [{log: {message: m}}]}
+)")));
+  EXPECT_EQ(key.incompatible(test::load(in, R"(rules:
+  - {name: c, match: {x: y}, throttle: {once_within: 1m}, actions: [{log: {message: m}}]}
+)")),
+            "rule c does not group by [device], which the running engine workers shard on");
+}
+
+TEST(ShardKeyPlan, RoutesByLabelTextTheSameInEveryProcess) {
+  Interner a, b;
+  b.intern("something else first");  // other symbol ids
+  ShardKey ka({"device"}, a), kb({"device"}, b);
+  auto e1 = test::make_event(a, {{"device", "sw1"}, {"n", "1"}});
+  auto e2 = test::make_event(b, {{"device", "sw1"}, {"n", "2"}});
+  auto e3 = test::make_event(a, {{"device", "sw2"}});
+  EXPECT_EQ(ka.route(e1), kb.route(e2));
+  EXPECT_NE(ka.route(e1), ka.route(e3));
+  ShardKey by_alert({}, a);
+  EXPECT_EQ(by_alert.route(e1), e1.fingerprint);
+}
+
+// A group's state restored into the engine that owns its route: the key says which.
+TEST(ShardKeyPlan, ChangelogKeysCarryTheRouteOfTheirGroup) {
+  Interner in;
+  RuleSet set = test::load(in, kAllOf);
+  ManualClock clock;
+  EngineOptions opts;
+  opts.shard_by = {"device"};
+  Engine engine(set, in, clock, nullptr, opts);
+  engine.track_changes(true);
+  std::vector<Decision> out;
+  auto e = test::make_event(in, {{"alertname", "LinkDown"}, {"device", "sw7"}});
+  engine.process(e, out);
+  MapSink log;
+  engine.drain_changes(log);
+  ASSERT_EQ(log.records.size(), 1u);
+  EXPECT_EQ(Engine::route_of_key(log.records.begin()->first), ShardKey({"device"}, in).route(e));
+  EXPECT_FALSE(Engine::route_of_key("short"));
 }
 
 }  // namespace
