@@ -114,32 +114,29 @@ constexpr char kGroupRecord = 'g';
 constexpr char kAlertRecord = 'a';
 constexpr char kInhibitRecord = 'i';
 
-struct WindowHit {
-  TimePoint at{};
-  bool fired = false;  // already part of an incident: counts no more
-  Member member;
-};
-
-struct Slot {
-  TimePoint arrived{};  // 0: empty
+// An alert held in a group: a count window's hit, an all_of/sequence step,
+// an absence's `after`. One type, one vector per group: most groups hold one
+// alert, so the group itself stays small.
+struct Entry {
+  TimePoint at{};      // last received; 0: an empty step
+  bool fired = false;  // count: already part of an incident, counts no more
   Member member;
 };
 
 struct GroupState {
   std::uint32_t rule = 0;
+  bool fired = false;       // all_of/sequence: these steps already made an incident
   std::uint64_t route = 0;  // the shard route of its alerts
-  bool fired = false;       // all_of/sequence: these slots already made an incident
   TimePoint last_seen{};
   TimePoint throttled_until{};
-  TimePoint deadline{};           // absence: when the timer fires; 0 when none
-  std::vector<WindowHit> window;  // count: distinct alerts in the window
-  std::vector<Slot> slots;        // all_of/sequence: one per step; absence: `after`
+  TimePoint deadline{};        // absence: when the timer fires; 0 when none
+  std::vector<Entry> entries;  // count: the window; all_of/sequence: one per step; absence: after
 };
 
 struct ActiveAlert {
   std::uint32_t rule = 0;
-  std::uint64_t route = 0;
   bool fired = false;
+  std::uint64_t route = 0;
   TimePoint since{};
   TimePoint last_seen{};
   TimePoint ends_at{};
@@ -234,8 +231,7 @@ struct Engine::Impl {
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> eq_index;
   std::vector<RegexGroup> groups;
   std::unordered_map<Symbol, std::uint32_t> group_of_name;
-  std::vector<std::uint32_t> unindexed;    // units with no usable anchor: always checked
-  std::vector<std::uint32_t> dedup_rules;  // kSingle rules: per-alert state by fingerprint
+  std::vector<std::uint32_t> unindexed;  // units with no usable anchor: always checked
 
   std::uint64_t epoch = 0;
   std::vector<int> set_hits;
@@ -340,13 +336,13 @@ struct Engine::Impl {
         Unit& u =
             add_unit(rule.steps[s], Owner::kRule, r, static_cast<std::uint8_t>(s), eq_frequency);
         u.source_mask = mask;
-        // Count and all_of state must hear when a member resolves.
-        if ((rule.kind == RuleKind::kCount || rule.kind == RuleKind::kAllOf) &&
+        // Count, all_of and per-alert state must hear when a member resolves.
+        if ((rule.kind == RuleKind::kCount || rule.kind == RuleKind::kAllOf ||
+             rule.kind == RuleKind::kSingle) &&
             u.declared == StatusFilter::kFiring) {
           u.status = StatusFilter::kAny;
         }
       }
-      if (rule.kind == RuleKind::kSingle) dedup_rules.push_back(r);
     }
     rule_units = static_cast<std::uint32_t>(units.size());
     for (std::uint32_t i = 0; i < rules.inhibit_rules.size(); ++i) {
@@ -648,12 +644,13 @@ struct Engine::Impl {
   }
 
   void process(const Event& event, std::vector<Decision>& out) {
-    const bool resolved = event.status == EventStatus::kResolved;
     route = shard.route(event);
-    if (resolved) forget_alert(event.fingerprint);
     match_units(event, unit_scratch);
     const TimePoint now = clock.now();
-    if (!inhibit.empty() && inhibited(event, now)) return;
+    // An inhibited alert acts on no rule; when it resolves, the state it left
+    // (dedup, windows, steps, an absence it answers) is still cleaned up.
+    const bool held = !inhibit.empty() && inhibited(event, now);
+    if (held && event.status == EventStatus::kFiring) return;
     const std::size_t n = unit_scratch.size();
     for (std::size_t i = 0; i < n && unit_scratch[i] < rule_units;) {
       const std::uint32_t r = units[unit_scratch[i]].index;
@@ -662,6 +659,11 @@ struct Engine::Impl {
       for (; i < n && unit_scratch[i] < rule_units && units[unit_scratch[i]].index == r; ++i) {
         const Unit& u = units[unit_scratch[i]];
         (status_ok(u.declared, event.status) ? steps : resolves) |= 1U << u.step;
+      }
+      if (held) {
+        const bool absence = rules.rules[r].kind == RuleKind::kAbsence;
+        resolves |= steps;
+        steps = absence ? steps & 2U : 0;  // an answer to an absence timer is no action
       }
       if (steps && observer) observer->on_match(r);
       on_rule(r, steps, resolves, event, now, out);
@@ -674,9 +676,10 @@ struct Engine::Impl {
     switch (rule.kind) {
       case RuleKind::kSingle:
         if (event.status == EventStatus::kResolved) {
-          // A rule on resolved alerts acts on each.
-          fire(r, group_hash(r, event.labels), event, {Member::of(event)}, out);
-        } else {
+          // Its firing episode is over; a rule on resolved alerts acts on each.
+          forget_alert(r, event.fingerprint);
+          if (steps) fire(r, group_hash(r, event.labels), event, {Member::of(event)}, out);
+        } else if (steps) {
           track_alert(r, event, now, out);
         }
         break;
@@ -701,10 +704,8 @@ struct Engine::Impl {
     }
   }
 
-  void forget_alert(std::uint64_t fingerprint) {
-    for (std::uint32_t r : dedup_rules) {
-      if (auto it = active.find(mix(info[r].id, fingerprint)); it != active.end()) erase_alert(it);
-    }
+  void forget_alert(std::uint32_t r, std::uint64_t fingerprint) {
+    if (auto it = active.find(mix(info[r].id, fingerprint)); it != active.end()) erase_alert(it);
   }
 
   // Rules without correlation: an alert acts once per firing episode
@@ -748,12 +749,12 @@ struct Engine::Impl {
     GroupState* gs = group_for(r, key);
     if (!gs) return;
     gs->last_seen = now;
-    auto& w = gs->window;
+    auto& w = gs->entries;
     const std::size_t before = w.size();
-    std::erase_if(w, [&](const WindowHit& hit) { return now - hit.at >= rule.window; });
+    std::erase_if(w, [&](const Entry& hit) { return now - hit.at >= rule.window; });
     // Re-sends of the same alert refresh it; only distinct alerts count, and
     // an alert that already made an incident counts no more while it fires.
-    auto same = std::find_if(w.begin(), w.end(), [&](const WindowHit& hit) {
+    auto same = std::find_if(w.begin(), w.end(), [&](const Entry& hit) {
       return hit.member.fingerprint == event.fingerprint;
     });
     if (same != w.end()) {
@@ -761,14 +762,14 @@ struct Engine::Impl {
       if (w.size() != before) touch(kGroupRecord, key);
       return;
     }
-    w.push_back(WindowHit{now, false, Member::of(event)});
+    w.push_back(Entry{now, false, Member::of(event)});
     touch(kGroupRecord, key);
     const auto fresh = static_cast<std::size_t>(
-        std::count_if(w.begin(), w.end(), [](const WindowHit& h) { return !h.fired; }));
+        std::count_if(w.begin(), w.end(), [](const Entry& h) { return !h.fired; }));
     if (fresh < rule.count) return;
     std::vector<Member> members;
     members.reserve(fresh);
-    for (WindowHit& hit : w) {
+    for (Entry& hit : w) {
       if (hit.fired) continue;
       hit.fired = true;
       members.push_back(hit.member);
@@ -784,20 +785,23 @@ struct Engine::Impl {
     GroupState& gs = it->second;
     gs.last_seen = now;
     const std::uint64_t fp = event.fingerprint;
-    bool changed = std::erase_if(gs.window, [&](const WindowHit& h) {
-                     return h.member.fingerprint == fp;
-                   }) > 0;
-    for (Slot& s : gs.slots) {
-      if (s.arrived != TimePoint{} && s.member.fingerprint == fp) {
-        s = Slot{};
-        changed = true;
+    bool changed = false;
+    if (rules.rules[r].kind == RuleKind::kCount) {
+      changed =
+          std::erase_if(gs.entries, [&](const Entry& h) { return h.member.fingerprint == fp; }) > 0;
+    } else {
+      for (Entry& s : gs.entries) {  // a step stays in place, emptied
+        if (s.at != TimePoint{} && s.member.fingerprint == fp) {
+          s = Entry{};
+          changed = true;
+        }
       }
     }
     if (changed) touch(kGroupRecord, key);
   }
 
-  bool slot_live(const Slot& s, const Rule& rule, TimePoint now) const {
-    return s.arrived != TimePoint{} && now - s.arrived <= rule.window + limits.lateness;
+  bool slot_live(const Entry& s, const Rule& rule, TimePoint now) const {
+    return s.at != TimePoint{} && now - s.at <= rule.window + limits.lateness;
   }
 
   // all_of and sequence: the alert takes the first step it matches that is
@@ -810,18 +814,18 @@ struct Engine::Impl {
     GroupState* gs = group_for(r, key);
     if (!gs) return;
     gs->last_seen = now;
-    gs->slots.resize(rule.steps.size());
+    gs->entries.resize(rule.steps.size());
     int target = -1;
     for (std::uint32_t m = steps; m; m &= m - 1) {
       const int s = std::countr_zero(m);
-      const Slot& slot = gs->slots[s];
+      const Entry& slot = gs->entries[s];
       if (!slot_live(slot, rule, now) || slot.member.fingerprint == event.fingerprint) {
         target = s;
         break;
       }
     }
     if (target < 0) target = std::countr_zero(steps);
-    Slot& slot = gs->slots[target];
+    Entry& slot = gs->entries[target];
     const TimePoint at = event_time(event, now);
     if (!slot_live(slot, rule, now) || slot.member.fingerprint != event.fingerprint ||
         slot.member.starts_at != at) {
@@ -830,12 +834,12 @@ struct Engine::Impl {
       gs->fired = false;
       touch(kGroupRecord, key);
     }
-    slot.arrived = now;
+    slot.at = now;
     if (gs->fired || !complete(*gs, rule, now)) return;
     gs->fired = true;
     std::vector<Member> members;
-    members.reserve(gs->slots.size());
-    for (const Slot& s : gs->slots) members.push_back(s.member);
+    members.reserve(gs->entries.size());
+    for (const Entry& s : gs->entries) members.push_back(s.member);
     fire(r, key, event, std::move(members), out);
   }
 
@@ -845,7 +849,7 @@ struct Engine::Impl {
     TimePoint lo = TimePoint::max();
     TimePoint hi = TimePoint::min();
     TimePoint prev = TimePoint::min();
-    for (const Slot& s : gs.slots) {
+    for (const Entry& s : gs.entries) {
       if (!slot_live(s, rule, now)) return false;
       const TimePoint t = s.member.starts_at;
       if (rule.kind == RuleKind::kSequence && t < prev) return false;
@@ -865,7 +869,7 @@ struct Engine::Impl {
     auto it = group_state.find(key);
     if ((steps & 2U) && it != group_state.end() && it->second.deadline != TimePoint{}) {
       it->second.deadline = TimePoint{};
-      it->second.slots.clear();
+      it->second.entries.clear();
       it->second.last_seen = now;
       touch(kGroupRecord, key);
     }
@@ -875,7 +879,7 @@ struct Engine::Impl {
     gs->last_seen = now;
     if (gs->deadline != TimePoint{}) return;
     gs->deadline = now + rule.window;
-    gs->slots.assign(1, Slot{now, Member::of(event)});
+    gs->entries.assign(1, Entry{now, false, Member::of(event)});
     timers.push({gs->deadline, key, false});
     touch(kGroupRecord, key);
   }
@@ -959,12 +963,12 @@ struct Engine::Impl {
     if (it == group_state.end()) return;
     GroupState& gs = it->second;
     // A timer re-armed or answered since this entry was queued is stale.
-    if (gs.deadline == TimePoint{} || gs.deadline != t.due || gs.slots.empty()) return;
+    if (gs.deadline == TimePoint{} || gs.deadline != t.due || gs.entries.empty()) return;
     gs.deadline = TimePoint{};
     gs.last_seen = now;
     route = gs.route;
-    std::vector<Member> members{std::move(gs.slots[0].member)};
-    gs.slots.clear();
+    std::vector<Member> members{std::move(gs.entries[0].member)};
+    gs.entries.clear();
     touch(kGroupRecord, t.key);
     const Event ev = event_of(members[0]);
     fire(gs.rule, t.key, ev, std::move(members), out);
@@ -987,23 +991,24 @@ struct Engine::Impl {
     for (auto it = group_state.begin(); it != group_state.end();) {
       GroupState& gs = it->second;
       const Rule& rule = rules.rules[gs.rule];
-      const std::size_t before = gs.window.size();
-      std::erase_if(gs.window, [&](const WindowHit& h) { return now - h.at >= rule.window; });
-      bool live_slots = false;
-      if (gs.deadline == TimePoint{}) {
-        for (Slot& s : gs.slots) {
-          if (s.arrived != TimePoint{} && !slot_live(s, rule, now)) s = Slot{};
-          live_slots = live_slots || s.arrived != TimePoint{};
+      const std::size_t before = gs.entries.size();
+      bool live = false;
+      if (rule.kind == RuleKind::kCount) {
+        std::erase_if(gs.entries, [&](const Entry& h) { return now - h.at >= rule.window; });
+        live = !gs.entries.empty();
+      } else if (gs.deadline == TimePoint{}) {
+        for (Entry& s : gs.entries) {
+          if (s.at != TimePoint{} && !slot_live(s, rule, now)) s = Entry{};
+          live = live || s.at != TimePoint{};
         }
       } else {
-        live_slots = true;  // an armed absence timer
+        live = true;  // an armed absence timer
       }
-      const bool idle = gs.window.empty() && !live_slots && now >= gs.throttled_until &&
-                        now - gs.last_seen > kIdleExpiry;
+      const bool idle = !live && now >= gs.throttled_until && now - gs.last_seen > kIdleExpiry;
       auto next = std::next(it);
       if (idle) {
         erase_group(it);
-      } else if (gs.window.size() != before) {
+      } else if (gs.entries.size() != before) {
         touch(kGroupRecord, it->first);
       }
       it = next;
@@ -1094,16 +1099,11 @@ struct Engine::Impl {
       w.time(gs.last_seen);
       w.time(gs.throttled_until);
       w.time(gs.deadline);
-      w.u64(gs.window.size());
-      for (const WindowHit& h : gs.window) {
+      w.u64(gs.entries.size());
+      for (const Entry& h : gs.entries) {
         w.time(h.at);
         w.u8(h.fired ? 1 : 0);
         write_member(w, h.member, interner);
-      }
-      w.u64(gs.slots.size());
-      for (const Slot& s : gs.slots) {
-        w.time(s.arrived);
-        write_member(w, s.member, interner);
       }
       return true;
     }
@@ -1177,18 +1177,12 @@ struct Engine::Impl {
     gs.last_seen = r.time();
     gs.throttled_until = r.time();
     gs.deadline = r.time();
-    const std::uint64_t nw = r.u64();
-    for (std::uint64_t i = 0; i < nw && r.ok() && i < 1'000'000; ++i) {
-      WindowHit& h = gs.window.emplace_back();
+    const std::uint64_t ne = r.u64();
+    for (std::uint64_t i = 0; i < ne && r.ok() && i < 1'000'000; ++i) {
+      Entry& h = gs.entries.emplace_back();
       h.at = r.time();
       h.fired = r.u8() != 0;
       if (!read_member(r, h.member)) return false;
-    }
-    const std::uint64_t ns = r.u64();
-    for (std::uint64_t i = 0; i < ns && r.ok() && i < 64; ++i) {
-      Slot& s = gs.slots.emplace_back();
-      s.arrived = r.time();
-      if (!read_member(r, s.member)) return false;
     }
     if (!r.ok() || !r.done()) return false;
     if (gs.deadline != TimePoint{}) timers.push({gs.deadline, key, false});
@@ -1343,8 +1337,7 @@ std::size_t Engine::groups_tracked() const { return impl_->group_state.size(); }
 std::size_t Engine::alerts_tracked() const {
   std::size_t n = impl_->active.size();
   for (const auto& [k, gs] : impl_->group_state) {
-    n += gs.window.size();
-    for (const Slot& s : gs.slots) n += s.arrived != TimePoint{} ? 1 : 0;
+    for (const Entry& e : gs.entries) n += e.at != TimePoint{} ? 1 : 0;
   }
   return n;
 }
