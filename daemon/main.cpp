@@ -22,6 +22,7 @@
 #include "daemon/version.hpp"
 #include "rules/rule_lint.hpp"
 #include "rules/rule_test.hpp"
+#include "rules/shard_key.hpp"
 
 namespace {
 
@@ -312,9 +313,16 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "{}: {} warnings, failing (--strict)\n", path, warnings.size());
       return 1;
     }
-    fmt::print("{}: OK ({} rules, {} devices{})\n", path, cfg->rules.rules.size(),
-               cfg->devices.size(),
-               warnings.empty() ? "" : fmt::format(", {} warnings", warnings.size()));
+    // Whether the rules can spread over engine workers, and on which labels.
+    std::string why;
+    const auto shard = aiopsd::rules::ShardKey::plan(cfg->rules, why);
+    const std::string workers =
+        !shard           ? fmt::format("one engine worker: {}", why)
+        : shard->empty() ? std::string("engine workers shard by alert")
+                         : fmt::format("engine workers shard by [{}]", fmt::join(*shard, ", "));
+    fmt::print("{}: OK ({} rules, {} inhibit rules, {} devices{}; {})\n", path,
+               cfg->rules.rules.size(), cfg->rules.inhibit_rules.size(), cfg->devices.size(),
+               warnings.empty() ? "" : fmt::format(", {} warnings", warnings.size()), workers);
     return 0;
   }
   fmt::print(stderr, "aiopsd: unknown command '{}'\n\n{}", cmd, kUsage);
