@@ -13,7 +13,10 @@
 //   - decision latency: process() time per alert, p50/p99/max (a decision is
 //     made inside it).
 //
-// Usage: correlation_load [alerts=1000000] [keys=100000] [rules=1000] [workers=1]
+// Usage: correlation_load [alerts=1000000] [keys=100000] [rules=1000] [workers=1] [changelog=0]
+// With changelog=1 each worker also tracks changes and drains them every 256
+// alerts (the daemon's batch) into a sink that only counts: the cost of
+// serializing the state the daemon writes to RocksDB, without the disk.
 
 #include <fmt/format.h>
 #include <malloc.h>
@@ -139,22 +142,36 @@ Stream make_stream(Interner& in, std::size_t n, std::size_t keys, int rules) {
   return s;
 }
 
+struct CountingSink final : StateSink {
+  std::size_t puts = 0, erases = 0, bytes = 0;
+  void put(std::string_view k, std::string_view v) override {
+    ++puts;
+    bytes += k.size() + v.size();
+  }
+  void erase(std::string_view k) override {
+    ++erases;
+    bytes += k.size();
+  }
+};
+
 struct WorkerResult {
   double seconds = 0;
   std::size_t decisions = 0;
   std::size_t tracked = 0;
   std::size_t groups = 0;
+  CountingSink changelog;
   std::vector<std::uint32_t> latency_ns;  // sampled
 };
 
 void run_worker(const RuleSet& set, Interner& in, const std::vector<std::string>& shard_by,
-                const Stream& s, const std::vector<std::uint32_t>& mine, WorkerResult& out,
-                std::atomic<int>& ready, std::atomic<bool>& go) {
+                const Stream& s, const std::vector<std::uint32_t>& mine, bool changelog,
+                WorkerResult& out, std::atomic<int>& ready, std::atomic<bool>& go) {
   ManualClock clock(s.at.front());
   EngineOptions opts;
   opts.shard_by = shard_by;
   opts.max_tracked = 10'000'000;
   Engine engine(set, in, clock, nullptr, opts);
+  engine.track_changes(changelog);
   std::vector<Decision> decisions;
   decisions.reserve(1024);
   out.latency_ns.reserve(mine.size() / 16 + 1);
@@ -179,7 +196,9 @@ void run_worker(const RuleSet& set, Interner& in, const std::vector<std::string>
     }
     out.decisions += decisions.size();
     decisions.clear();
+    if (changelog && k % 256 == 255) engine.drain_changes(out.changelog);
   }
+  if (changelog) engine.drain_changes(out.changelog);
   out.seconds = std::chrono::duration<double>(Clk::now() - start).count();
   out.tracked = engine.alerts_tracked();
   out.groups = engine.groups_tracked();
@@ -195,6 +214,7 @@ int main(int argc, char** argv) {
   const std::size_t keys = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100'000;
   const int n_rules = argc > 3 ? std::atoi(argv[3]) : 1000;
   const std::size_t workers = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 1;
+  const bool changelog = argc > 5 && std::atoi(argv[5]) != 0;
 
   Interner in;
   RuleSet set;
@@ -220,7 +240,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (std::size_t w = 0; w < workers; ++w) {
     threads.emplace_back(
-        [&, w] { run_worker(set, in, labels, s, parts[w], results[w], ready, go); });
+        [&, w] { run_worker(set, in, labels, s, parts[w], changelog, results[w], ready, go); });
   }
   // Sleeping, not spinning: on a 2-core machine a spinning waiter takes a
   // worker's core.
@@ -237,13 +257,16 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
 
   double slowest = 0;
-  std::size_t decisions = 0, tracked = 0, groups = 0;
+  std::size_t decisions = 0, tracked = 0, groups = 0, puts = 0, erases = 0, bytes = 0;
   std::vector<std::uint32_t> lat;
   for (const auto& r : results) {
     slowest = std::max(slowest, r.seconds);
     decisions += r.decisions;
     tracked += r.tracked;
     groups += r.groups;
+    puts += r.changelog.puts;
+    erases += r.changelog.erases;
+    bytes += r.changelog.bytes;
     lat.insert(lat.end(), r.latency_ns.begin(), r.latency_ns.end());
   }
   std::sort(lat.begin(), lat.end());
@@ -265,5 +288,10 @@ int main(int argc, char** argv) {
       tracked ? grown / static_cast<double>(tracked) : 0.0,
       (static_cast<double>(heap_start) - static_cast<double>(heap_before)) / (1 << 20), pct(0.5),
       pct(0.99), pct(0.999), lat.empty() ? 0.0 : lat.back() / 1000.0);
+  if (changelog) {
+    fmt::print("changelog: puts={} erases={} bytes={:.1f}MiB ({:.0f} bytes per alert)\n", puts,
+               erases, static_cast<double>(bytes) / (1 << 20),
+               static_cast<double>(bytes) / static_cast<double>(n));
+  }
   return 0;
 }
