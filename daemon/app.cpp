@@ -429,7 +429,7 @@ std::string App::reload() {
   if (s.engines->size() > 1) {
     if (auto why = s.shard_key->incompatible(next->rules)) {
       s.config_reload_ok.Set(0);
-      const std::string msg = fmt::format(
+      std::string msg = fmt::format(
           "{}: with {} engine workers every rule must keep grouping by the shard key; restart "
           "to change it",
           *why, s.engines->size());

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <deque>
 #include <queue>
+#include <tuple>
 #include <unordered_map>
 
 #include "rules/shard_key.hpp"
@@ -249,13 +250,21 @@ struct Engine::Impl {
     char kind;
     std::uint64_t key;
     std::uint64_t route;
-    auto operator<=>(const Dirty&) const = default;
+    bool operator==(const Dirty&) const = default;
+    bool operator<(const Dirty& o) const {
+      return std::tie(kind, key, route) < std::tie(o.kind, o.key, o.route);
+    }
   };
   std::vector<Dirty> dirty;
   std::string key_buf, value_buf;
 
   Impl(const RuleSet& r, Interner& i, const Clock& c, EngineObserver* o, EngineOptions l)
-      : rules(r), interner(i), clock(c), observer(o), limits(l), shard(l.shard_by, i) {
+      : rules(r),
+        interner(i),
+        clock(c),
+        observer(o),
+        limits(std::move(l)),
+        shard(limits.shard_by, i) {
     compile();
   }
 
@@ -1247,7 +1256,7 @@ struct Engine::Impl {
 
 Engine::Engine(const RuleSet& rules, Interner& interner, const Clock& clock,
                EngineObserver* observer, EngineOptions limits)
-    : impl_(std::make_unique<Impl>(rules, interner, clock, observer, limits)) {}
+    : impl_(std::make_unique<Impl>(rules, interner, clock, observer, std::move(limits))) {}
 Engine::~Engine() = default;
 
 void Engine::match(const Event& event, std::vector<std::uint32_t>& matched) {

@@ -405,7 +405,8 @@ void check_references(const YAML::Node& node, const std::string& path, const Rul
       }
     } else if (const auto* run = std::get_if<RunAction>(&spec)) {
       check(run->device, apath + ".run.device");
-      for (const auto& [name, t] : run->params) check(t, apath + ".run.params." + name);
+      for (const auto& [name, t] : run->params)
+        check(t, fmt::format("{}.run.params.{}", apath, name));
     } else if (const auto* log = std::get_if<LogAction>(&spec)) {
       check(log->message, apath + ".log.message");
     }
