@@ -385,6 +385,19 @@ rules:
   - name: port
     match: {alertname: PortDown}
     actions: [{log: {message: m}}]
+  - name: flaps
+    match: {alertname: Flap}
+    group_by: [device]
+    count: 2
+    window: 10m
+    actions: [{log: {message: m}}]
+  - name: a-then-b
+    sequence:
+      - match: {alertname: StepA}
+      - match: {alertname: StepB}
+    group_by: [device]
+    window: 5m
+    actions: [{log: {message: m}}]
 )";
 
 TEST_F(Scenario, StateRestoredFromTheChangelogInAnotherEngineCarriesOn) {
@@ -395,6 +408,8 @@ TEST_F(Scenario, StateRestoredFromTheChangelogInAnotherEngineCarriesOn) {
   EXPECT_EQ(send({{"alertname", "Down"}, {"instance", "web1"}}).size(), 1u);
   EXPECT_TRUE(send({{"alertname", "Slow"}, {"instance", "web2"}}).empty());
   EXPECT_TRUE(send({{"alertname", "DeviceUnreachable"}, {"device", "sw9"}}).empty());
+  EXPECT_TRUE(send({{"alertname", "Flap"}, {"device", "sw3"}, {"n", "1"}}).empty());
+  EXPECT_TRUE(send({{"alertname", "StepA"}, {"device", "sw4"}}).empty());
   MapSink log;
   engine_->drain_changes(log);
   EXPECT_FALSE(log.records.empty());
@@ -418,6 +433,9 @@ TEST_F(Scenario, StateRestoredFromTheChangelogInAnotherEngineCarriesOn) {
   EXPECT_TRUE(send2({{"alertname", "Down"}, {"instance", "web1"}, {"n", "2"}}).empty());
   // The inhibition is in force.
   EXPECT_TRUE(send2({{"alertname", "PortDown"}, {"device", "sw9"}}).empty());
+  // The count window kept its first alert, the sequence its first step.
+  EXPECT_EQ(send2({{"alertname", "Flap"}, {"device", "sw3"}, {"n", "2"}}).size(), 1u);
+  EXPECT_EQ(send2({{"alertname", "StepB"}, {"device", "sw4"}}).size(), 1u);
   // The deduplicated alert stays deduplicated.
   std::vector<Decision> out;
   clock_.advance(5min);
