@@ -317,9 +317,17 @@ void App::start() {
   s.audit = std::make_unique<AuditLog>(cfg.audit_path);
   ssh::ExecutorOptions eo;
   eo.max_sessions = cfg.ssh.max_sessions;
+  eo.max_idle_sessions = cfg.ssh.max_idle_sessions;
   eo.on_active_sessions = [m = &s.metrics](std::size_t n) {
     m->ssh_sessions_active.Set(static_cast<double>(n));
   };
+  eo.on_pool_event = [m = &s.metrics](ssh::PoolEvent e) {
+    m->ssh_pool_events[static_cast<std::size_t>(e)]->Increment();
+  };
+  eo.on_idle_sessions = [m = &s.metrics](std::size_t n) {
+    m->ssh_sessions_idle.Set(static_cast<double>(n));
+  };
+  eo.on_command_sent = s.options.on_ssh_command_sent;
   s.executor = std::make_unique<ssh::SshExecutor>(s.ssh_io.get_executor(), std::move(eo));
   s.ssh_work.emplace(s.ssh_io.get_executor());
   if (!cfg.state.path.empty()) {
@@ -442,6 +450,7 @@ void keep_running_values(Config& next, const Config& running) {
   keep(next.engine.queue_capacity, running.engine.queue_capacity, "engine.queue_capacity");
   keep(next.engine.max_labels, running.engine.max_labels, "engine.max_labels");
   keep(next.ssh.max_sessions, running.ssh.max_sessions, "ssh.max_sessions");
+  keep(next.ssh.max_idle_sessions, running.ssh.max_idle_sessions, "ssh.max_idle_sessions");
   if (next.kafka.enabled != running.kafka.enabled || next.kafka.brokers != running.kafka.brokers ||
       next.kafka.group_id != running.kafka.group_id)
     changed.emplace_back("kafka");

@@ -536,8 +536,13 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
         ++idle_closed;
         break;
     }
+    if (options.on_pool_event) options.on_pool_event(e);
+  }
+
+  void idle_changed() {
+    if (idle_count == idle.size()) return;
     idle_count = idle.size();
-    if (options.on_pool_event) options.on_pool_event(e, idle.size());
+    if (options.on_idle_sessions) options.on_idle_sessions(idle.size());
   }
 
   // The device's pooled session, if it has one that still reaches the same
@@ -548,12 +553,12 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
     std::unique_ptr<Session> s = std::move(it->second.session);
     it->second.timer->cancel();
     idle.erase(it);
+    idle_changed();
     if (!same_endpoint(s->device(), device)) {
       s.reset();
       event(PoolEvent::kIdleClosed);
       return nullptr;
     }
-    idle_count = idle.size();
     return s;
   }
 
@@ -566,6 +571,7 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
       });
       lru->second.timer->cancel();
       idle.erase(lru);
+      idle_changed();
       event(PoolEvent::kIdleClosed);
     }
     const std::string name = s->device().name;
@@ -579,10 +585,11 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
           auto it = self->idle.find(name);
           if (it == self->idle.end() || it->second.seq != seq) return;  // taken since
           self->idle.erase(it);
+          self->idle_changed();
           self->event(PoolEvent::kIdleClosed);
         });
     idle.insert_or_assign(name, std::move(entry));
-    idle_count = idle.size();
+    idle_changed();
   }
 
   // Io thread, or any thread once the io_context stopped (the destructor).
@@ -591,6 +598,7 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
       auto it = idle.begin();
       it->second.timer->cancel();
       idle.erase(it);
+      idle_changed();
       event(PoolEvent::kIdleClosed);
     }
   }

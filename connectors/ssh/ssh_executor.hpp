@@ -115,8 +115,10 @@ struct ExecutorOptions {
   std::size_t max_idle_sessions = 256;
   // Called on the io thread whenever the number of open sessions changes.
   std::function<void(std::size_t active)> on_active_sessions;
-  // Called on the io thread for each pool event, with the idle count after it.
-  std::function<void(PoolEvent event, std::size_t idle)> on_pool_event;
+  // Called on the io thread for each pool event.
+  std::function<void(PoolEvent event)> on_pool_event;
+  // Called on the io thread whenever the number of idle (pooled) sessions changes.
+  std::function<void(std::size_t idle)> on_idle_sessions;
   // Called on the io thread for every command sent; unset in production.
   std::function<void(const CommandSent&)> on_command_sent;
 };

@@ -385,9 +385,11 @@ class SshPoolTest : public ::testing::Test {
 };
 
 TEST_F(SshPoolTest, TheNextJobOnTheSameDeviceReusesTheSession) {
-  std::vector<std::pair<PoolEvent, std::size_t>> events;
+  std::vector<PoolEvent> events;
+  std::vector<std::size_t> idle_counts;
   ExecutorOptions o;
-  o.on_pool_event = [&](PoolEvent e, std::size_t idle) { events.emplace_back(e, idle); };
+  o.on_pool_event = [&](PoolEvent e) { events.push_back(e); };
+  o.on_idle_sessions = [&](std::size_t n) { idle_counts.push_back(n); };
   start(std::move(o));
   ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
   EXPECT_EQ(executor_->pool_stats().idle, 1u);
@@ -403,10 +405,10 @@ TEST_F(SshPoolTest, TheNextJobOnTheSameDeviceReusesTheSession) {
   EXPECT_EQ(sshd_.commands_received(), (std::vector<std::string>{"show version", "show bgp summary",
                                                                  "interface 1/1/1 shutdown"}));
   stop();  // closes the idle session
-  ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[0], std::make_pair(PoolEvent::kOpened, std::size_t{0}));
-  EXPECT_EQ(events[1], std::make_pair(PoolEvent::kReused, std::size_t{0}));
-  EXPECT_EQ(events[2], std::make_pair(PoolEvent::kIdleClosed, std::size_t{0}));
+  EXPECT_EQ(events, (std::vector<PoolEvent>{PoolEvent::kOpened, PoolEvent::kReused,
+                                            PoolEvent::kIdleClosed}));
+  // parked, taken, parked again, closed by the executor's destructor
+  EXPECT_EQ(idle_counts, (std::vector<std::size_t>{1, 0, 1, 0}));
 }
 
 TEST_F(SshPoolTest, ZeroIdleTimeoutClosesTheSessionAfterTheJob) {
