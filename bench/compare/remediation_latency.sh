@@ -90,11 +90,13 @@ echo
 python3 - "${files[@]}" <<'PY'
 import json, statistics, sys
 rows = [json.load(open(p)) for p in sys.argv[1:]]
-print("| run | timed | on pooled session | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | HTTP answer p50 ms |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| run | timed | on pooled session | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | to executor p50 / p99 ms | channel open p50 / p99 ms | HTTP answer p50 ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for i, r in enumerate(rows, 1):
     print(f"| {i} | {r['alerts_timed']:,} | {r['on_pooled_session']:,} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | "
-          f"{r['p99_ms']:.3f} | {r['p999_ms']:.3f} | {r['max_ms']:.3f} | {r['http_response_p50_ms']:.3f} |")
+          f"{r['p99_ms']:.3f} | {r['p999_ms']:.3f} | {r['max_ms']:.3f} | "
+          f"{r['to_executor_p50_ms']:.3f} / {r['to_executor_p99_ms']:.3f} | "
+          f"{r['channel_open_p50_ms']:.3f} / {r['channel_open_p99_ms']:.3f} | {r['http_response_p50_ms']:.3f} |")
 if rows:
     p99 = statistics.median(r["p99_ms"] for r in rows)
     print()

@@ -23,6 +23,7 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace aiopsd::ssh {
@@ -184,6 +185,24 @@ class Session {
     co_return failure;
   }
 
+  // Opens the channel the next job will exec on, before the session is
+  // pooled: the channel open round trip then happens after a job, not between
+  // an alert and its command. False (and not reusable) when it fails.
+  awaitable<bool> open_spare(std::chrono::milliseconds timeout) {
+    deadline_.arm(timeout);
+    LIBSSH2_CHANNEL* ch = nullptr;
+    while (!(ch = libssh2_channel_open_session(session_))) {
+      if (libssh2_session_last_errno(session_) != LIBSSH2_ERROR_EAGAIN || !co_await wait_socket()) {
+        reusable_ = false;
+        deadline_.disarm();
+        co_return false;
+      }
+    }
+    deadline_.disarm();
+    spare_ = ch;
+    co_return true;
+  }
+
   // Whether the peer closed the connection while the session sat idle: a
   // non-blocking peek reads end-of-file or an error. Pending data (a
   // keepalive, a disconnect message) is left to libssh2 and the channel open.
@@ -206,15 +225,21 @@ class Session {
     reusable_ = false;
     unsent = false;
     deadline_.arm(open_timeout);
-    LIBSSH2_CHANNEL* ch = nullptr;
-    while (!(ch = libssh2_channel_open_session(session_))) {
+    const auto requested = std::chrono::steady_clock::now();
+    // A pooled session comes with its channel already open: the command
+    // leaves without waiting for the device (see open_spare()).
+    LIBSSH2_CHANNEL* ch = std::exchange(spare_, nullptr);
+    const bool spare = ch != nullptr;
+    while (!ch && !(ch = libssh2_channel_open_session(session_))) {
       if (libssh2_session_last_errno(session_) != LIBSSH2_ERROR_EAGAIN || !co_await wait_socket()) {
         unsent = true;
         co_return io_failure("channel open", last_error(session_));
       }
     }
-    deadline_.arm(limits_.command_timeout);
-    auto failure = co_await run_on_channel(ch, out, on_sent, pooled);
+    // On a spare channel the exec reply is the first answer of the device
+    // since it sat idle: bounded like a channel open.
+    if (!spare) deadline_.arm(limits_.command_timeout);
+    auto failure = co_await run_on_channel(ch, out, on_sent, pooled, requested, unsent);
     if (!failure) co_await call([&] { return libssh2_channel_free(ch); });
     deadline_.disarm();
     reusable_ = !failure;
@@ -363,7 +388,8 @@ class Session {
 
   awaitable<std::optional<Failure>> run_on_channel(
       LIBSSH2_CHANNEL* ch, CommandOutput& out,
-      const std::function<void(const CommandSent&)>& on_sent, bool pooled) {
+      const std::function<void(const CommandSent&)>& on_sent, bool pooled,
+      std::chrono::steady_clock::time_point requested, bool& unsent) {
     const std::string& cmd = out.command;
     auto startup = [&] {
       return libssh2_channel_process_startup(ch, "exec", 4, cmd.c_str(),
@@ -372,10 +398,13 @@ class Session {
     // The first call writes the request (then waits for the reply): that is
     // when the command leaves for the device.
     int rc = startup();
+    // The request did not leave (the device closed while idle): it cannot have run.
+    if (rc == LIBSSH2_ERROR_SOCKET_SEND) unsent = true;
     if (on_sent && (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN))
-      on_sent({device_.name, cmd, std::chrono::steady_clock::now(), pooled});
+      on_sent({device_.name, cmd, std::chrono::steady_clock::now(), requested, pooled});
     if (rc == LIBSSH2_ERROR_EAGAIN) rc = co_await call(startup);
     if (rc != 0) co_return io_failure("exec", last_error(session_));
+    deadline_.arm(limits_.command_timeout);
     std::string err;
     char buf[16384];
     bool out_eof = false, err_eof = false;
@@ -465,6 +494,7 @@ class Session {
   Device device_;
   Limits limits_;
   LIBSSH2_SESSION* session_ = nullptr;
+  LIBSSH2_CHANNEL* spare_ = nullptr;  // open, unused: the next job's (freed with the session)
   bool reusable_ = false;
 };
 
@@ -564,7 +594,6 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
 
   // Keeps a session that ended cleanly for its device's next job.
   void park(std::unique_ptr<Session> s, std::chrono::milliseconds idle_timeout) {
-    if (idle_timeout <= std::chrono::milliseconds::zero() || options.max_idle_sessions == 0) return;
     if (idle.size() >= options.max_idle_sessions) {
       auto lru = std::min_element(idle.begin(), idle.end(), [](const auto& a, const auto& b) {
         return a.second.seq < b.second.seq;
@@ -603,7 +632,12 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
     }
   }
 
-  awaitable<ExecResult> run(Job& job) {
+  bool pooling(const Limits& limits) const {
+    return limits.idle_timeout > std::chrono::milliseconds::zero() && options.max_idle_sessions > 0;
+  }
+
+  // Runs the job; a session that can serve the device's next job is left in `keep`.
+  awaitable<ExecResult> run(Job& job, std::unique_ptr<Session>& keep) {
     ExecResult result;
     std::optional<Failure> failure;
     std::unique_ptr<Session> session = take(job.device);
@@ -658,7 +692,7 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
       result.retryable =
           failure->code == ErrorCode::kSshError || failure->code == ErrorCode::kTimeout;
     }
-    if (session && session->reusable()) park(std::move(session), job.limits.idle_timeout);
+    if (session && session->reusable() && pooling(job.limits)) keep = std::move(session);
     co_return result;
   }
 
@@ -678,12 +712,22 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
         io,
         [self, job = std::move(job)]() mutable -> awaitable<void> {
           auto started = std::chrono::steady_clock::now();
-          ExecResult result = co_await self->run(job);
+          std::unique_ptr<Session> keep;
+          ExecResult result = co_await self->run(job, keep);
           result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::steady_clock::now() - started);
-          self->busy.erase(job.device.name);
           self->set_active(self->active - 1);
           if (job.done) job.done(std::move(result));
+          self->pump();  // other devices' jobs
+          // The device stays busy until its session is pooled, so that its
+          // next job finds it there (the spare channel's round trip; briefly
+          // beyond max_sessions, as it no longer counts as active).
+          if (keep && co_await keep->open_spare(
+                          std::min(job.limits.connect_timeout, job.limits.command_timeout))) {
+            self->park(std::move(keep), job.limits.idle_timeout);
+          }
+          keep.reset();  // not pooled: closed here
+          self->busy.erase(job.device.name);
           self->pump();
         },
         asio::detached);

@@ -105,6 +105,9 @@ struct CommandSent {
   std::string_view device;
   std::string_view command;
   std::chrono::steady_clock::time_point at;
+  // When the executor asked for the command's channel: at - channel_requested
+  // is the channel open round trip (the device's part, on a pooled session).
+  std::chrono::steady_clock::time_point channel_requested;
   bool pooled = false;  // on a session reused from the pool
 };
 

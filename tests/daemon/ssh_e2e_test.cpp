@@ -84,7 +84,7 @@ TEST_F(SshEndToEnd, TheNextActionOnTheDeviceReusesItsSessionAndMetricsSayHow) {
   HttpClient c(daemon_->port());
   c.post("/api/v2/alerts", alert("InterfaceDown", R"("device":"sw1","interface":"1/1/3")"));
   wait_audit(1);
-  EXPECT_EQ(daemon_->metric("aiopsd_ssh_sessions_idle"), 1);
+  EXPECT_TRUE(eventually([&] { return daemon_->metric("aiopsd_ssh_sessions_idle") == 1; }));
   c.post("/api/v2/alerts", alert("InterfaceDown", R"("device":"sw1","interface":"1/1/4")"));
   auto records = wait_audit(2);
   ASSERT_EQ(records.size(), 2u);
@@ -92,7 +92,7 @@ TEST_F(SshEndToEnd, TheNextActionOnTheDeviceReusesItsSessionAndMetricsSayHow) {
   EXPECT_EQ(daemon_->metric(R"(aiopsd_ssh_sessions_total{event="opened"})"), 1);
   EXPECT_EQ(daemon_->metric(R"(aiopsd_ssh_sessions_total{event="reused"})"), 1);
   EXPECT_EQ(daemon_->metric(R"(aiopsd_ssh_sessions_total{event="reconnected"})"), 0);
-  EXPECT_EQ(daemon_->metric("aiopsd_ssh_sessions_idle"), 1);
+  EXPECT_TRUE(eventually([&] { return daemon_->metric("aiopsd_ssh_sessions_idle") == 1; }));
   EXPECT_EQ(sshd_.commands_received().size(), 4u);
 }
 

@@ -26,7 +26,7 @@ SshdFixture::SshdFixture() {
 }
 
 SshdFixture::~SshdFixture() {
-  process_.reset();
+  stop();  // its connections too: a frozen one would otherwise stay stopped forever
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
