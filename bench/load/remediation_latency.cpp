@@ -26,7 +26,7 @@
 // figures are latency without queueing, not under load.
 //
 // Usage: remediation_latency --config FILE --devices N [--alerts 10000]
-//          [--gap-us 1000] [--device-prefix dev]
+//          [--gap-us 5000] [--device-prefix dev]
 // Prints one JSON object. Exit 0 when every timed alert's command was sent.
 
 #include <arpa/inet.h>
@@ -62,7 +62,7 @@ struct Options {
   std::string config;
   std::size_t devices = 0;
   std::size_t alerts = 10'000;
-  std::chrono::microseconds gap{1000};
+  std::chrono::microseconds gap{5000};
   std::string prefix = "dev";
 };
 
@@ -141,7 +141,7 @@ double percentile(std::vector<double> v, double p) {
 int usage() {
   fmt::print(stderr,
              "usage: remediation_latency --config FILE --devices N [--alerts 10000] "
-             "[--gap-us 1000] [--device-prefix dev]\n");
+             "[--gap-us 5000] [--device-prefix dev]\n");
   return 2;
 }
 
@@ -156,6 +156,7 @@ int run(const Options& o) {
   // Written on the SSH io thread, read here: one slot per sequence number.
   std::vector<std::atomic<std::int64_t>> sent_ns(total);
   std::vector<std::atomic<std::int64_t>> requested_ns(total);
+  std::vector<std::atomic<std::int64_t>> write_started_ns(total);
   std::vector<std::atomic<bool>> pooled(total);
   daemon::AppOptions options;
   options.notify_systemd = false;
@@ -171,6 +172,8 @@ int run(const Options& o) {
     pooled[seq].store(c.pooled, std::memory_order_relaxed);
     requested_ns[seq].store(c.channel_requested.time_since_epoch().count(),
                             std::memory_order_relaxed);
+    write_started_ns[seq].store(c.write_started.time_since_epoch().count(),
+                                std::memory_order_relaxed);
     sent_ns[seq].store(at, std::memory_order_release);
   };
   daemon::App app(std::move(config), options);
@@ -189,7 +192,7 @@ int run(const Options& o) {
     }
   };
 
-  std::vector<double> latency_us, response_us, to_executor_us, channel_open_us;
+  std::vector<double> latency_us, response_us, to_executor_us, channel_open_us, to_write_start_us;
   latency_us.reserve(o.alerts);
   response_us.reserve(o.alerts);
   std::size_t missing = 0, on_pooled = 0, http_errors = 0;
@@ -216,8 +219,11 @@ int run(const Options& o) {
       response_us.push_back(std::chrono::duration<double, std::micro>(t_resp - t0).count());
       if (pooled[seq].load()) ++on_pooled;
       const auto requested = requested_ns[seq].load();
-      to_executor_us.push_back(static_cast<double>(requested - t0.time_since_epoch().count()) / 1e3);
+      to_executor_us.push_back(static_cast<double>(requested - t0.time_since_epoch().count()) /
+                               1e3);
       channel_open_us.push_back(static_cast<double>(t1 - requested) / 1e3);
+      to_write_start_us.push_back(
+          static_cast<double>(write_started_ns[seq].load() - t0.time_since_epoch().count()) / 1e3);
     } else {
       // Warm-up: let the cold session's whole job finish before the next.
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -246,6 +252,14 @@ int run(const Options& o) {
       // The two parts of the latency: alert to the SSH thread asking for the
       // channel (daemon: HTTP, queue, engine, runner, hand-off), then the
       // channel open round trip with the device until the exec request left.
+      // Alert to the exec request's write beginning (the lower bound of
+      // "first byte sent"; the figures above are its upper bound).
+      {"write_start_p50_ms", p(to_write_start_us, 0.50)},
+      {"write_start_p99_ms", p(to_write_start_us, 0.99)},
+      {"write_start_max_ms",
+       to_write_start_us.empty()
+           ? 0.0
+           : *std::max_element(to_write_start_us.begin(), to_write_start_us.end()) / 1e3},
       {"to_executor_p50_ms", p(to_executor_us, 0.50)},
       {"to_executor_p99_ms", p(to_executor_us, 0.99)},
       {"channel_open_p50_ms", p(channel_open_us, 0.50)},

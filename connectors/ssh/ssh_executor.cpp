@@ -397,11 +397,13 @@ class Session {
     };
     // The first call writes the request (then waits for the reply): that is
     // when the command leaves for the device.
+    const auto write_started = std::chrono::steady_clock::now();
     int rc = startup();
     // The request did not leave (the device closed while idle): it cannot have run.
     if (rc == LIBSSH2_ERROR_SOCKET_SEND) unsent = true;
     if (on_sent && (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN))
-      on_sent({device_.name, cmd, std::chrono::steady_clock::now(), requested, pooled});
+      on_sent(
+          {device_.name, cmd, std::chrono::steady_clock::now(), write_started, requested, pooled});
     if (rc == LIBSSH2_ERROR_EAGAIN) rc = co_await call(startup);
     if (rc != 0) co_return io_failure("exec", last_error(session_));
     deadline_.arm(limits_.command_timeout);

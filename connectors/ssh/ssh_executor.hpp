@@ -105,6 +105,10 @@ struct CommandSent {
   std::string_view device;
   std::string_view command;
   std::chrono::steady_clock::time_point at;
+  // Just before that call began: the first byte left between the two (the
+  // call encrypts, then send()s; on loopback the send may wake the device and
+  // lose the CPU to it before returning).
+  std::chrono::steady_clock::time_point write_started;
   // When the executor asked for the command's channel: at - channel_requested
   // is the channel open round trip (the device's part, on a pooled session).
   std::chrono::steady_clock::time_point channel_requested;
