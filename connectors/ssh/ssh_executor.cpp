@@ -667,8 +667,9 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
       out.command = job.commands[i];
       bool unsent = false;
       const bool first_on_pooled = pooled && i == 0;
-      // A pooled session's channel open is a round trip on a connection known
-      // to have worked: bound it like a connect, not like a command.
+      // The first answer a pooled session gives (its spare channel's exec
+      // reply, or a channel open) comes over a connection that sat idle and
+      // may be dead: bound it like a connect, not like a command.
       auto open_timeout = first_on_pooled
                               ? std::min(job.limits.connect_timeout, job.limits.command_timeout)
                               : job.limits.command_timeout;
@@ -687,7 +688,7 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
       }
       result.commands.push_back(std::move(out));
     }
-    if (pooled && !failure) event(PoolEvent::kReused);
+    if (pooled) event(PoolEvent::kReused);  // it ran there, whatever the outcome
     if (failure) {
       result.error = failure->code;
       result.error_message = std::move(failure->message);

@@ -8,7 +8,8 @@
 // the same device queue in submission order) and at most max_sessions in all.
 // After a job its authenticated session stays open for Limits::idle_timeout
 // (at most max_idle_sessions in all) and the device's next job opens a new
-// channel on it instead of connecting again.
+// channel on it instead of connecting again (one is opened in advance, so a
+// pooled job's command leaves without a round trip).
 // The executor does not template, police, redact or strip output: callers hand
 // it final commands that already passed policy, and post-process the output.
 
