@@ -71,6 +71,7 @@ struct RulesFixture {
   }
 };
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark style
 void BM_ProcessVsRules(benchmark::State& state) {
   auto& f = RulesFixture::get(static_cast<int>(state.range(0)));
   std::vector<rules::Decision> decisions;
@@ -86,6 +87,7 @@ void BM_ProcessVsRules(benchmark::State& state) {
 }
 BENCHMARK(BM_ProcessVsRules)->RangeMultiplier(10)->Range(10, 100'000);
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark style
 void BM_MatchVsRules(benchmark::State& state) {
   auto& f = RulesFixture::get(static_cast<int>(state.range(0)));
   std::vector<std::uint32_t> matched;
@@ -146,6 +148,7 @@ struct GroupFixture {
   }
 };
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark style
 void BM_ProcessVsGroupKeys(benchmark::State& state) {
   static std::map<std::int64_t, std::unique_ptr<GroupFixture>> cache;
   auto& f = cache[state.range(0)];
@@ -171,6 +174,7 @@ std::size_t rss_bytes() {
   return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark style
 void BM_MemoryVsTrackedAlerts(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {

@@ -109,8 +109,8 @@ struct App::Impl {
 
   Impl(std::unique_ptr<Config> c, AppOptions o)
       : config(std::move(c)),
-        options(o),
-        clock(o.clock ? *o.clock : system_clock),
+        options(std::move(o)),
+        clock(options.clock ? *options.clock : system_clock),  // options is declared first
         queue(config->engine.queue_capacity),
         config_reload_ok(metrics.config_reload_successful.Add({})),
         config_reload_time(metrics.config_reload_timestamp.Add({})) {}
@@ -297,7 +297,7 @@ void App::stop_kafka() {
 std::string App::kafka_bootstrap() const { return impl_->kafka_bootstrap; }
 
 App::App(std::unique_ptr<Config> config, AppOptions options)
-    : impl_(std::make_unique<Impl>(std::move(config), options)) {}
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
 
 App::~App() { stop(); }
 

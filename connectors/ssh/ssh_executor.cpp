@@ -742,7 +742,13 @@ SshExecutor::SshExecutor(asio::any_io_executor io, ExecutorOptions options)
   init_libssh2_once();
 }
 
-SshExecutor::~SshExecutor() { impl_->close_idle(); }
+SshExecutor::~SshExecutor() {
+  try {
+    impl_->close_idle();
+  } catch (const std::exception&) {
+    // Best effort: the sockets close with the process anyway; a destructor must not throw.
+  }
+}
 
 void SshExecutor::submit(Device device, std::vector<std::string> commands, Limits limits, Done done,
                          Starting starting) {
