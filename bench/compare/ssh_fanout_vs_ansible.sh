@@ -22,8 +22,9 @@
 #     it would with 200 real ones. Cold: no control master yet. Warm: the same
 #     command again within ControlPersist. Wall time of the command, Python
 #     start included (what an operator waits for).
-# Nothing is pinned: the device (sshd forks, a shell per command) needs both
-# CPUs. Medians over --runs.
+# Only the daemon is pinned (CPU 0, lib.sh's start_aiopsd); ansible and the
+# device are not: the device (sshd forks, a shell per command) needs both CPUs.
+# Medians over --runs.
 #
 # Usage: bench/compare/ssh_fanout_vs_ansible.sh [--runs 3] [--devices 200] [--forks 50]
 # Needs ansible (scripts/bootstrap --bench); without it, runs aiopsd's side
