@@ -84,8 +84,8 @@ struct App::Impl {
 
   Impl(std::unique_ptr<Config> c, AppOptions o)
       : config(std::move(c)),
-        options(o),
-        clock(o.clock ? *o.clock : system_clock),
+        options(std::move(o)),
+        clock(options.clock ? *options.clock : system_clock),  // options is declared first
         config_reload_ok(metrics.config_reload_successful.Add({})),
         config_reload_time(metrics.config_reload_timestamp.Add({})) {}
 
@@ -118,9 +118,11 @@ struct App::Impl {
         [key = &*shard_key](const rules::Event& e) { return key->route(e); });
     engines = std::make_unique<EngineWorkers>(n, shard_key->labels(), *queue, metrics, clock,
                                               *silences, state.get(), options.tick_interval);
-    log::info("engine", "{} engine worker(s), events sharded by {}", n,
-              labels->empty() ? std::string("alert fingerprint")
-                              : fmt::format("[{}]", fmt::join(*labels, ", ")));
+    if (n > 1) {
+      log::info("engine", "{} engine workers, events sharded by {}", n,
+                labels->empty() ? std::string("alert fingerprint")
+                                : fmt::format("[{}]", fmt::join(*labels, ", ")));
+    }
   }
 
   // One place decides where a decision goes, whichever thread made it.
@@ -245,7 +247,7 @@ void App::stop_kafka() {
 std::string App::kafka_bootstrap() const { return impl_->kafka_bootstrap; }
 
 App::App(std::unique_ptr<Config> config, AppOptions options)
-    : impl_(std::make_unique<Impl>(std::move(config), options)) {}
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
 
 App::~App() { stop(); }
 
@@ -265,9 +267,17 @@ void App::start() {
   s.audit = std::make_unique<AuditLog>(cfg.audit_path);
   ssh::ExecutorOptions eo;
   eo.max_sessions = cfg.ssh.max_sessions;
+  eo.max_idle_sessions = cfg.ssh.max_idle_sessions;
   eo.on_active_sessions = [m = &s.metrics](std::size_t n) {
     m->ssh_sessions_active.Set(static_cast<double>(n));
   };
+  eo.on_pool_event = [m = &s.metrics](ssh::PoolEvent e) {
+    m->ssh_pool_events[static_cast<std::size_t>(e)]->Increment();
+  };
+  eo.on_idle_sessions = [m = &s.metrics](std::size_t n) {
+    m->ssh_sessions_idle.Set(static_cast<double>(n));
+  };
+  eo.on_command_sent = s.options.on_ssh_command_sent;
   s.executor = std::make_unique<ssh::SshExecutor>(s.ssh_io.get_executor(), std::move(eo));
   s.ssh_work.emplace(s.ssh_io.get_executor());
   if (!cfg.state.path.empty()) {
@@ -395,6 +405,7 @@ void keep_running_values(Config& next, const Config& running) {
   keep(next.engine.max_labels, running.engine.max_labels, "engine.max_labels");
   keep(next.engine.workers, running.engine.workers, "engine.workers");
   keep(next.ssh.max_sessions, running.ssh.max_sessions, "ssh.max_sessions");
+  keep(next.ssh.max_idle_sessions, running.ssh.max_idle_sessions, "ssh.max_idle_sessions");
   if (next.kafka.enabled != running.kafka.enabled || next.kafka.brokers != running.kafka.brokers ||
       next.kafka.group_id != running.kafka.group_id)
     changed.emplace_back("kafka");

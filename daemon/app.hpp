@@ -9,9 +9,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "connectors/ssh/ssh_executor.hpp"
 #include "daemon/config.hpp"
 #include "rules/clock.hpp"
 
@@ -24,6 +26,9 @@ struct AppOptions {
   std::chrono::milliseconds tick_interval{1000};
   std::chrono::milliseconds drain_timeout{30'000};
   bool notify_systemd = true;
+  // Debug hook for latency benchmarks (bench/load/remediation_latency): told,
+  // on the SSH io thread, when each command's request leaves for its device.
+  std::function<void(const ssh::CommandSent&)> on_ssh_command_sent;
 };
 
 class App {

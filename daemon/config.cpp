@@ -300,11 +300,21 @@ void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
 void parse_ssh(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("ssh")) return;
   YamlMap m(top.node("ssh"), "ssh", errors,
-            {"max_sessions", "connect_timeout", "command_timeout", "output_limit", "known_hosts",
-             "redact", "policy"});
+            {"max_sessions", "max_idle_sessions", "idle_timeout", "connect_timeout",
+             "command_timeout", "output_limit", "known_hosts", "redact", "policy"});
   if (!m.valid()) return;
   if (auto v = m.integer("max_sessions", 1, 100'000))
     cfg.ssh.max_sessions = static_cast<std::size_t>(*v);
+  if (auto v = m.integer("max_idle_sessions", 0, 100'000))
+    cfg.ssh.max_idle_sessions = static_cast<std::size_t>(*v);
+  if (auto v = m.duration("idle_timeout")) {
+    // Longer would outlive most devices' own idle disconnects; 0 disables the pool.
+    if (*v > std::chrono::hours(1)) {
+      errors.add(m.node("idle_timeout"), "ssh.idle_timeout", "must be at most 1h (0 disables)");
+    } else {
+      cfg.ssh.limits.idle_timeout = *v;
+    }
+  }
   if (auto v = m.duration("connect_timeout")) cfg.ssh.limits.connect_timeout = *v;
   if (auto v = m.duration("command_timeout")) cfg.ssh.limits.command_timeout = *v;
   if (auto v = m.size("output_limit")) cfg.ssh.limits.output_limit = *v;

@@ -77,6 +77,7 @@ struct EngineConfig {
 
 struct SshConfig {
   std::size_t max_sessions = 64;
+  std::size_t max_idle_sessions = 256;  // warm pool size; limits.idle_timeout how long
   ssh::Limits limits;
   std::string known_hosts;  // default for devices that do not set their own
   std::vector<std::string> redact;

@@ -44,6 +44,17 @@ Metrics::Metrics()
                                      .Name("aiopsd_ssh_sessions_active")
                                      .Help("Open SSH sessions to devices")
                                      .Register(*registry)),
+      ssh_pool_events_family(
+          BuildCounter()
+              .Name("aiopsd_ssh_sessions_total")
+              .Help("SSH sessions by what happened: opened (connected and authenticated), reused "
+                    "(a job ran on a pooled session), reconnected (a pooled session was found "
+                    "dead and replaced), idle_closed")
+              .Register(*registry)),
+      ssh_sessions_idle_family(BuildGauge()
+                                   .Name("aiopsd_ssh_sessions_idle")
+                                   .Help("SSH sessions kept open for the next job (warm pool)")
+                                   .Register(*registry)),
       build_info(
           BuildGauge().Name("aiopsd_build_info").Help("Build information").Register(*registry)),
       http_requests(BuildCounter()
@@ -148,6 +159,11 @@ Metrics::Metrics()
                                                       2.5, 5, 10, 30, 60})),
       event_queue_depth(event_queue_depth_family.Add({})),
       ssh_sessions_active(ssh_sessions_active_family.Add({})),
+      ssh_sessions_idle(ssh_sessions_idle_family.Add({})),
+      ssh_pool_events{&ssh_pool_events_family.Add({{"event", "opened"}}),
+                      &ssh_pool_events_family.Add({{"event", "reused"}}),
+                      &ssh_pool_events_family.Add({{"event", "reconnected"}}),
+                      &ssh_pool_events_family.Add({{"event", "idle_closed"}})},
       intent_duration(intent_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                       0.5, 1, 2.5, 5, 10, 30, 60})),

@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ struct Metrics {
   prometheus::Family<prometheus::Histogram>& action_duration_family;
   prometheus::Family<prometheus::Gauge>& event_queue_depth_family;
   prometheus::Family<prometheus::Gauge>& ssh_sessions_active_family;
+  prometheus::Family<prometheus::Counter>& ssh_pool_events_family;  // {event}
+  prometheus::Family<prometheus::Gauge>& ssh_sessions_idle_family;
   prometheus::Family<prometheus::Gauge>& build_info;
   prometheus::Family<prometheus::Counter>& http_requests;
   prometheus::Family<prometheus::Counter>& kafka_consumed;
@@ -55,6 +58,9 @@ struct Metrics {
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;
   prometheus::Gauge& ssh_sessions_active;
+  prometheus::Gauge& ssh_sessions_idle;
+  // By ssh::PoolEvent, in enum order: opened, reused, reconnected, idle_closed.
+  std::array<prometheus::Counter*, 4> ssh_pool_events;
   prometheus::Histogram& intent_duration;
   prometheus::Counter& kafka_produce_errors;
   prometheus::Gauge& automation_paused;

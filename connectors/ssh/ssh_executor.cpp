@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <libssh2.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,6 +14,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <deque>
 #include <fstream>
@@ -19,6 +22,8 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace aiopsd::ssh {
@@ -46,6 +51,20 @@ std::string_view to_string(ErrorCode code) {
       return "timeout";
     case ErrorCode::kCancelled:
       return "cancelled";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(PoolEvent event) {
+  switch (event) {
+    case PoolEvent::kOpened:
+      return "opened";
+    case PoolEvent::kReused:
+      return "reused";
+    case PoolEvent::kReconnected:
+      return "reconnected";
+    case PoolEvent::kIdleClosed:
+      return "idle_closed";
   }
   return "unknown";
 }
@@ -115,18 +134,28 @@ class Deadline {
   std::shared_ptr<State> state_;
 };
 
+// Whether two device entries reach the same account the same way: only then
+// may a pooled session of one serve the other (a reload may change either).
+bool same_endpoint(const Device& a, const Device& b) {
+  return a.host == b.host && a.port == b.port && a.user == b.user &&
+         a.credential.kind == b.credential.kind && a.credential.key_file == b.credential.key_file &&
+         a.credential.passphrase_env == b.credential.passphrase_env &&
+         a.credential.password_ref == b.credential.password_ref &&
+         a.known_hosts_file == b.known_hosts_file && a.verify_host_key == b.verify_host_key;
+}
+
 // One SSH session: connect, verify the host key, authenticate, run commands.
+// Owned by one job's coroutine while it runs, by the pool while idle.
 class Session {
  public:
-  Session(const asio::any_io_executor& io, const Device& device, const Limits& limits)
-      : socket_(io),
-        resolver_(io),
-        deadline_(io, socket_, resolver_),
-        device_(device),
-        limits_(limits) {}
+  Session(const asio::any_io_executor& io, Device device)
+      : socket_(io), resolver_(io), deadline_(io, socket_, resolver_), device_(std::move(device)) {}
 
   ~Session() noexcept {
     deadline_.disarm();
+    // A session that ended cleanly says goodbye so the device logs a clean
+    // logout: one non-blocking send, which fits an idle socket's empty buffer.
+    if (session_ && reusable_) libssh2_session_disconnect(session_, "done");
     // Shut the connection down before freeing: what libssh2 still tries to
     // send (channel close) then fails at once instead of waiting on a peer that
     // is slow or gone, and the descriptor stays ours until libssh2 is done
@@ -139,33 +168,82 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  awaitable<ExecResult> run(const std::vector<std::string>& commands) {
-    ExecResult result;
-    std::optional<Failure> failure;
+  const Device& device() const { return device_; }
+  // True while the last job left the session able to serve another.
+  bool reusable() const { return reusable_; }
+  void set_limits(const Limits& limits) { limits_ = limits; }
+
+  // Connect, verify the host key, authenticate, within connect_timeout.
+  awaitable<std::optional<Failure>> open() {
+    reusable_ = false;
     deadline_.arm(limits_.connect_timeout);
-    failure = co_await connect();
+    auto failure = co_await connect();
     if (!failure) failure = verify_host_key();
     if (!failure) failure = co_await authenticate();
-    for (std::size_t i = 0; !failure && i < commands.size(); ++i) {
-      deadline_.arm(limits_.command_timeout);
-      CommandOutput out;
-      out.command = commands[i];
-      failure = co_await exec(out);
-      result.commands.push_back(std::move(out));
-    }
-    if (!failure) {
-      // Polite goodbye so the device logs a clean logout; its outcome does not matter.
-      deadline_.arm(limits_.connect_timeout);
-      co_await call([&] { return libssh2_session_disconnect(session_, "done"); });
+    deadline_.disarm();
+    reusable_ = !failure;
+    co_return failure;
+  }
+
+  // Opens the channel the next job will exec on, before the session is
+  // pooled: the channel open round trip then happens after a job, not between
+  // an alert and its command. False (and not reusable) when it fails.
+  awaitable<bool> open_spare(std::chrono::milliseconds timeout) {
+    deadline_.arm(timeout);
+    LIBSSH2_CHANNEL* ch = nullptr;
+    while (!(ch = libssh2_channel_open_session(session_))) {
+      if (libssh2_session_last_errno(session_) != LIBSSH2_ERROR_EAGAIN || !co_await wait_socket()) {
+        reusable_ = false;
+        deadline_.disarm();
+        co_return false;
+      }
     }
     deadline_.disarm();
-    if (failure) {
-      result.error = failure->code;
-      result.error_message = std::move(failure->message);
-      result.retryable =
-          failure->code == ErrorCode::kSshError || failure->code == ErrorCode::kTimeout;
+    spare_ = ch;
+    co_return true;
+  }
+
+  // Whether the peer closed the connection while the session sat idle: a
+  // non-blocking peek reads end-of-file or an error. Pending data (a
+  // keepalive, a disconnect message) is left to libssh2 and the channel open.
+  bool peer_closed() {
+    char byte = 0;
+    ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    if (closed) reusable_ = false;  // no goodbye into a closed connection
+    return closed;
+  }
+
+  // Runs one command; `unsent` is set when it failed before anything of the
+  // command left (the channel did not open), so running it again is safe.
+  // `open_timeout` bounds the channel open (a pooled session on a peer that
+  // vanished without a FIN), command_timeout the rest.
+  awaitable<std::optional<Failure>> exec(CommandOutput& out, std::chrono::milliseconds open_timeout,
+                                         bool& unsent,
+                                         const std::function<void(const CommandSent&)>& on_sent,
+                                         bool pooled) {
+    reusable_ = false;
+    unsent = false;
+    deadline_.arm(open_timeout);
+    const auto requested = std::chrono::steady_clock::now();
+    // A pooled session comes with its channel already open: the command
+    // leaves without waiting for the device (see open_spare()).
+    LIBSSH2_CHANNEL* ch = std::exchange(spare_, nullptr);
+    const bool spare = ch != nullptr;
+    while (!ch && !(ch = libssh2_channel_open_session(session_))) {
+      if (libssh2_session_last_errno(session_) != LIBSSH2_ERROR_EAGAIN || !co_await wait_socket()) {
+        unsent = true;
+        co_return io_failure("channel open", last_error(session_));
+      }
     }
-    co_return result;
+    // On a spare channel the exec reply is the first answer of the device
+    // since it sat idle: bounded like a channel open.
+    if (!spare) deadline_.arm(limits_.command_timeout);
+    auto failure = co_await run_on_channel(ch, out, on_sent, pooled, requested, unsent);
+    if (!failure) co_await call([&] { return libssh2_channel_free(ch); });
+    deadline_.disarm();
+    reusable_ = !failure;
+    co_return failure;
   }
 
  private:
@@ -308,25 +386,27 @@ class Session {
                       fmt::format("{}: authentication failed for user '{}'", where(), user)};
   }
 
-  awaitable<std::optional<Failure>> exec(CommandOutput& out) {
-    LIBSSH2_CHANNEL* ch = nullptr;
-    while (!(ch = libssh2_channel_open_session(session_))) {
-      if (libssh2_session_last_errno(session_) != LIBSSH2_ERROR_EAGAIN || !co_await wait_socket()) {
-        co_return io_failure("channel open", last_error(session_));
-      }
-    }
-    auto failure = co_await run_on_channel(ch, out);
-    if (!failure) co_await call([&] { return libssh2_channel_free(ch); });
-    co_return failure;
-  }
-
-  awaitable<std::optional<Failure>> run_on_channel(LIBSSH2_CHANNEL* ch, CommandOutput& out) {
+  awaitable<std::optional<Failure>> run_on_channel(
+      LIBSSH2_CHANNEL* ch, CommandOutput& out,
+      const std::function<void(const CommandSent&)>& on_sent, bool pooled,
+      std::chrono::steady_clock::time_point requested, bool& unsent) {
     const std::string& cmd = out.command;
-    int rc = co_await call([&] {
+    auto startup = [&] {
       return libssh2_channel_process_startup(ch, "exec", 4, cmd.c_str(),
                                              static_cast<unsigned>(cmd.size()));
-    });
+    };
+    // The first call writes the request (then waits for the reply): that is
+    // when the command leaves for the device.
+    const auto write_started = std::chrono::steady_clock::now();
+    int rc = startup();
+    // The request did not leave (the device closed while idle): it cannot have run.
+    if (rc == LIBSSH2_ERROR_SOCKET_SEND) unsent = true;
+    if (on_sent && (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN))
+      on_sent(
+          {device_.name, cmd, std::chrono::steady_clock::now(), write_started, requested, pooled});
+    if (rc == LIBSSH2_ERROR_EAGAIN) rc = co_await call(startup);
     if (rc != 0) co_return io_failure("exec", last_error(session_));
+    deadline_.arm(limits_.command_timeout);
     std::string err;
     char buf[16384];
     bool out_eof = false, err_eof = false;
@@ -413,9 +493,11 @@ class Session {
   tcp::socket socket_;
   tcp::resolver resolver_;
   Deadline deadline_;
-  const Device& device_;
-  const Limits& limits_;
+  Device device_;
+  Limits limits_;
   LIBSSH2_SESSION* session_ = nullptr;
+  LIBSSH2_CHANNEL* spare_ = nullptr;  // open, unused: the next job's (freed with the session)
+  bool reusable_ = false;
 };
 
 }  // namespace
@@ -428,15 +510,25 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
     Done done;
     Starting starting;
   };
+  // A session waiting for its device's next job, and the timer that closes it.
+  struct Idle {
+    std::unique_ptr<Session> session;
+    std::unique_ptr<asio::steady_timer> timer;
+    std::uint64_t seq = 0;  // parking order: the smallest is the least recently used
+  };
 
   asio::any_io_executor io;
   ExecutorOptions options;
   // Touched on the io thread only:
   std::deque<Job> queue;  // arrival order
   std::set<std::string> busy;
+  std::unordered_map<std::string, Idle> idle;  // by device name; never a busy device
+  std::uint64_t park_seq = 0;
   // Read from any thread:
   std::atomic<std::size_t> active{0};
   std::atomic<std::size_t> queued{0};
+  std::atomic<std::uint64_t> opened{0}, reused{0}, reconnected{0}, idle_closed{0};
+  std::atomic<std::size_t> idle_count{0};
 
   Impl(asio::any_io_executor e, ExecutorOptions o) : io(std::move(e)), options(std::move(o)) {}
 
@@ -461,6 +553,152 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
     if (options.on_active_sessions) options.on_active_sessions(n);
   }
 
+  void event(PoolEvent e) {
+    switch (e) {
+      case PoolEvent::kOpened:
+        ++opened;
+        break;
+      case PoolEvent::kReused:
+        ++reused;
+        break;
+      case PoolEvent::kReconnected:
+        ++reconnected;
+        break;
+      case PoolEvent::kIdleClosed:
+        ++idle_closed;
+        break;
+    }
+    if (options.on_pool_event) options.on_pool_event(e);
+  }
+
+  void idle_changed() {
+    if (idle_count == idle.size()) return;
+    idle_count = idle.size();
+    if (options.on_idle_sessions) options.on_idle_sessions(idle.size());
+  }
+
+  // The device's pooled session, if it has one that still reaches the same
+  // account; a stale entry (the device was reconfigured) is closed.
+  std::unique_ptr<Session> take(const Device& device) {
+    auto it = idle.find(device.name);
+    if (it == idle.end()) return nullptr;
+    std::unique_ptr<Session> s = std::move(it->second.session);
+    it->second.timer->cancel();
+    idle.erase(it);
+    idle_changed();
+    if (!same_endpoint(s->device(), device)) {
+      s.reset();
+      event(PoolEvent::kIdleClosed);
+      return nullptr;
+    }
+    return s;
+  }
+
+  // Keeps a session that ended cleanly for its device's next job.
+  void park(std::unique_ptr<Session> s, std::chrono::milliseconds idle_timeout) {
+    if (idle.size() >= options.max_idle_sessions) {
+      auto lru = std::min_element(idle.begin(), idle.end(), [](const auto& a, const auto& b) {
+        return a.second.seq < b.second.seq;
+      });
+      lru->second.timer->cancel();
+      idle.erase(lru);
+      idle_changed();
+      event(PoolEvent::kIdleClosed);
+    }
+    const std::string name = s->device().name;
+    Idle entry{std::move(s), std::make_unique<asio::steady_timer>(io), ++park_seq};
+    entry.timer->expires_after(idle_timeout);
+    // weak: a timer still pending must not keep the executor's state alive.
+    entry.timer->async_wait(
+        [weak = weak_from_this(), name, seq = entry.seq](boost::system::error_code ec) {
+          auto self = weak.lock();
+          if (ec || !self) return;
+          auto it = self->idle.find(name);
+          if (it == self->idle.end() || it->second.seq != seq) return;  // taken since
+          self->idle.erase(it);
+          self->idle_changed();
+          self->event(PoolEvent::kIdleClosed);
+        });
+    idle.insert_or_assign(name, std::move(entry));
+    idle_changed();
+  }
+
+  // Io thread, or any thread once the io_context stopped (the destructor).
+  void close_idle() {
+    while (!idle.empty()) {
+      auto it = idle.begin();
+      it->second.timer->cancel();
+      idle.erase(it);
+      idle_changed();
+      event(PoolEvent::kIdleClosed);
+    }
+  }
+
+  bool pooling(const Limits& limits) const {
+    return limits.idle_timeout > std::chrono::milliseconds::zero() && options.max_idle_sessions > 0;
+  }
+
+  // Runs the job; a session that can serve the device's next job is left in `keep`.
+  awaitable<ExecResult> run(Job& job, std::unique_ptr<Session>& keep) {
+    ExecResult result;
+    std::optional<Failure> failure;
+    std::unique_ptr<Session> session = take(job.device);
+    bool pooled = session != nullptr;
+    if (pooled && session->peer_closed()) {
+      // Closed while idle (restarted, its idle limit, a middlebox): connect again.
+      session.reset();
+      pooled = false;
+      event(PoolEvent::kReconnected);
+    }
+    auto connect = [&]() -> awaitable<std::optional<Failure>> {
+      session = std::make_unique<Session>(io, job.device);
+      session->set_limits(job.limits);
+      auto f = co_await session->open();
+      if (!f) event(PoolEvent::kOpened);
+      co_return f;
+    };
+    if (session) {
+      session->set_limits(job.limits);
+    } else {
+      failure = co_await connect();
+    }
+    for (std::size_t i = 0; !failure && i < job.commands.size(); ++i) {
+      CommandOutput out;
+      out.command = job.commands[i];
+      bool unsent = false;
+      const bool first_on_pooled = pooled && i == 0;
+      // The first answer a pooled session gives (its spare channel's exec
+      // reply, or a channel open) comes over a connection that sat idle and
+      // may be dead: bound it like a connect, not like a command.
+      auto open_timeout = first_on_pooled
+                              ? std::min(job.limits.connect_timeout, job.limits.command_timeout)
+                              : job.limits.command_timeout;
+      failure = co_await session->exec(out, open_timeout, unsent, options.on_command_sent, pooled);
+      if (failure && first_on_pooled && unsent) {
+        // The pooled session died unnoticed and nothing of the command left:
+        // connect again, once, rather than fail the job.
+        pooled = false;
+        event(PoolEvent::kReconnected);
+        failure = co_await connect();
+        if (failure) break;
+        out = CommandOutput{};
+        out.command = job.commands[i];
+        failure = co_await session->exec(out, job.limits.command_timeout, unsent,
+                                         options.on_command_sent, false);
+      }
+      result.commands.push_back(std::move(out));
+    }
+    if (pooled) event(PoolEvent::kReused);  // it ran there, whatever the outcome
+    if (failure) {
+      result.error = failure->code;
+      result.error_message = std::move(failure->message);
+      result.retryable =
+          failure->code == ErrorCode::kSshError || failure->code == ErrorCode::kTimeout;
+    }
+    if (session && session->reusable() && pooling(job.limits)) keep = std::move(session);
+    co_return result;
+  }
+
   void start(Job job) {
     if (job.starting && !job.starting()) {
       ExecResult r;
@@ -477,16 +715,22 @@ struct SshExecutor::Impl : std::enable_shared_from_this<SshExecutor::Impl> {
         io,
         [self, job = std::move(job)]() mutable -> awaitable<void> {
           auto started = std::chrono::steady_clock::now();
-          ExecResult result;
-          {
-            Session session(self->io, job.device, job.limits);
-            result = co_await session.run(job.commands);
-          }
+          std::unique_ptr<Session> keep;
+          ExecResult result = co_await self->run(job, keep);
           result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::steady_clock::now() - started);
-          self->busy.erase(job.device.name);
           self->set_active(self->active - 1);
           if (job.done) job.done(std::move(result));
+          self->pump();  // other devices' jobs
+          // The device stays busy until its session is pooled, so that its
+          // next job finds it there (the spare channel's round trip; briefly
+          // beyond max_sessions, as it no longer counts as active).
+          if (keep && co_await keep->open_spare(
+                          std::min(job.limits.connect_timeout, job.limits.command_timeout))) {
+            self->park(std::move(keep), job.limits.idle_timeout);
+          }
+          keep.reset();  // not pooled: closed here
+          self->busy.erase(job.device.name);
           self->pump();
         },
         asio::detached);
@@ -498,7 +742,13 @@ SshExecutor::SshExecutor(asio::any_io_executor io, ExecutorOptions options)
   init_libssh2_once();
 }
 
-SshExecutor::~SshExecutor() = default;
+SshExecutor::~SshExecutor() {
+  try {
+    impl_->close_idle();
+  } catch (const std::exception&) {
+    // Best effort: the sockets close with the process anyway; a destructor must not throw.
+  }
+}
 
 void SshExecutor::submit(Device device, std::vector<std::string> commands, Limits limits, Done done,
                          Starting starting) {
@@ -513,6 +763,11 @@ void SshExecutor::submit(Device device, std::vector<std::string> commands, Limit
 
 std::size_t SshExecutor::active_sessions() const { return impl_->active.load(); }
 std::size_t SshExecutor::queued_jobs() const { return impl_->queued.load(); }
+
+PoolStats SshExecutor::pool_stats() const {
+  return {impl_->opened.load(), impl_->reused.load(), impl_->reconnected.load(),
+          impl_->idle_closed.load(), impl_->idle_count.load()};
+}
 
 void SshExecutor::cancel_queued() {
   asio::post(impl_->io, [impl = impl_] {

@@ -46,7 +46,29 @@ TEST(Config, MinimalConfigGetsDefaults) {
   EXPECT_EQ(r.config->server.max_body_bytes, 4u * 1024 * 1024);
   EXPECT_EQ(r.config->ssh.max_sessions, 64u);
   EXPECT_EQ(r.config->ssh.limits.output_limit, 256u * 1024);
+  EXPECT_EQ(r.config->ssh.limits.idle_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(r.config->ssh.max_idle_sessions, 256u);
   EXPECT_EQ(r.config->audit_path, dir.file("audit.log"));  // relative to the config file
+}
+
+TEST(Config, SshWarmPoolSettings) {
+  TempDir dir;
+  auto r = load(dir, R"(audit: {path: audit.log}
+ssh: {known_hosts: known_hosts, idle_timeout: 0, max_idle_sessions: 10}
+rules: [rules.yaml]
+)");
+  ASSERT_TRUE(r.config) << r.errors;
+  EXPECT_EQ(r.config->ssh.limits.idle_timeout, std::chrono::milliseconds(0));
+  EXPECT_EQ(r.config->ssh.max_idle_sessions, 10u);
+
+  r = load(dir, R"(audit: {path: audit.log}
+ssh: {known_hosts: known_hosts, idle_timeout: 2h, max_idle_sessions: -1}
+rules: [rules.yaml]
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors,
+            "aiopsd.yaml:2:70: ssh.max_idle_sessions: -1 is out of range [0, 100000]\n"
+            "aiopsd.yaml:2:47: ssh.idle_timeout: must be at most 1h (0 disables)\n");
 }
 
 TEST(Config, ListenAcceptsBracketedIpv6) {

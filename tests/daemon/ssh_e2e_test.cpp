@@ -80,6 +80,22 @@ TEST_F(SshEndToEnd, AlertRunsTheRulesCommandsOnTheDevice) {
   EXPECT_EQ(daemon_->metric("aiopsd_action_duration_seconds_count"), 1);
 }
 
+TEST_F(SshEndToEnd, TheNextActionOnTheDeviceReusesItsSessionAndMetricsSayHow) {
+  HttpClient c(daemon_->port());
+  c.post("/api/v2/alerts", alert("InterfaceDown", R"("device":"sw1","interface":"1/1/3")"));
+  wait_audit(1);
+  EXPECT_TRUE(eventually([&] { return daemon_->metric("aiopsd_ssh_sessions_idle") == 1; }));
+  c.post("/api/v2/alerts", alert("InterfaceDown", R"("device":"sw1","interface":"1/1/4")"));
+  auto records = wait_audit(2);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].at("outcome"), "succeeded") << boost::json::serialize(records[1]);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_ssh_sessions_total{event="opened"})"), 1);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_ssh_sessions_total{event="reused"})"), 1);
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_ssh_sessions_total{event="reconnected"})"), 0);
+  EXPECT_TRUE(eventually([&] { return daemon_->metric("aiopsd_ssh_sessions_idle") == 1; }));
+  EXPECT_EQ(sshd_.commands_received().size(), 4u);
+}
+
 TEST_F(SshEndToEnd, DeviceOutputIsRedactedBeforeItIsAudited) {
   HttpClient c(daemon_->port());
   c.post("/api/v2/alerts", alert("ConfigDrift", R"("instance":"127.0.0.1:9100")"));

@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace aiopsd::testing {
 
@@ -22,7 +26,7 @@ SshdFixture::SshdFixture() {
 }
 
 SshdFixture::~SshdFixture() {
-  process_.reset();
+  stop();  // its connections too: a frozen one would otherwise stay stopped forever
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
@@ -44,7 +48,56 @@ void SshdFixture::start() {
   }
 }
 
-void SshdFixture::stop() { process_.reset(); }
+void SshdFixture::stop() {
+  drop_connections();
+  process_.reset();
+}
+
+std::vector<int> SshdFixture::connection_pids() const {
+  // The listener's descendants serve the connections; each started its own
+  // session (setsid), so the process group kill in ChildProcess misses them.
+  std::ifstream pid_file(dir_ / "sshd.pid");
+  pid_t listener = 0;
+  if (!process_ || !(pid_file >> listener) || listener <= 0) return {};
+  std::set<pid_t> tree{listener};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(entry.path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+      auto close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 1));
+      char state = 0;
+      pid_t ppid = 0;
+      rest >> state >> ppid;
+      auto pid = static_cast<pid_t>(std::stol(name));
+      if (tree.contains(ppid) && tree.insert(pid).second) grew = true;
+    }
+  }
+  tree.erase(listener);
+  return {tree.begin(), tree.end()};
+}
+
+void SshdFixture::freeze_connections() {
+  for (pid_t pid : connection_pids()) ::kill(pid, SIGSTOP);
+}
+
+void SshdFixture::drop_connections() {
+  auto tree = connection_pids();
+  for (pid_t pid : tree) ::kill(pid, SIGKILL);
+  // Their ends of the sockets are closed once they are gone.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (pid_t pid : tree) {
+    while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
 
 void SshdFixture::restart() {
   stop();

@@ -29,8 +29,15 @@ class SshdFixture {
 
   // Every command the simulated device received, in order.
   std::vector<std::string> commands_received() const;
+  // The device goes down: its established connections close too (sshd's
+  // per-connection processes outlive the listener otherwise).
   void stop();
-  void restart();  // same port, same keys
+  void restart();  // same port, same keys; established connections are closed
+  // The server closes every established connection and keeps listening.
+  void drop_connections();
+  // Established connections stop answering without closing (SIGSTOP), as
+  // behind a dead link; drop_connections() and stop() end them.
+  void freeze_connections();
   // A new host key: the known_hosts file written at start no longer matches.
   void regenerate_host_key();
   ssh::Device device(const std::string& name) const;
@@ -40,6 +47,7 @@ class SshdFixture {
 
  private:
   void start();
+  std::vector<int> connection_pids() const;
   std::filesystem::path dir_;
   std::uint16_t port_ = 0;
   std::unique_ptr<ChildProcess> process_;

@@ -341,6 +341,237 @@ TEST(SshExecutorLifecycle, DestroyingWithASessionInFlightIsSafe) {
   EXPECT_FALSE(called);
 }
 
+// The warm pool: a job's session stays open for the device's next job.
+class SshPoolTest : public ::testing::Test {
+ protected:
+  void TearDown() override { stop(); }
+
+  void start(ExecutorOptions o = {}) {
+    executor_ = std::make_unique<SshExecutor>(io_.get_executor(), std::move(o));
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  // The daemon's order: stop the io thread, then destroy the executor.
+  void stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+    executor_.reset();
+  }
+
+  ExecResult run(const Device& d, std::vector<std::string> commands, Limits limits = {}) {
+    std::promise<ExecResult> p;
+    auto f = p.get_future();
+    executor_->submit(d, std::move(commands), limits,
+                      [&p](ExecResult r) { p.set_value(std::move(r)); });
+    EXPECT_EQ(f.wait_for(60s), std::future_status::ready);
+    return f.get();
+  }
+
+  // Logins sshd accepted, from its VERBOSE log.
+  std::size_t logins() const { return count_in_log("Accepted publickey"); }
+  std::size_t count_in_log(std::string_view what) const {
+    std::string log = sshd_.log();
+    std::size_t n = 0;
+    for (auto pos = log.find(what); pos != std::string::npos; pos = log.find(what, pos + 1)) ++n;
+    return n;
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  std::unique_ptr<SshExecutor> executor_;
+  std::thread thread_;
+  SshdFixture sshd_;
+};
+
+TEST_F(SshPoolTest, TheNextJobOnTheSameDeviceReusesTheSession) {
+  std::vector<PoolEvent> events;
+  std::vector<std::size_t> idle_counts;
+  ExecutorOptions o;
+  o.on_pool_event = [&](PoolEvent e) { events.push_back(e); };
+  o.on_idle_sessions = [&](std::size_t n) { idle_counts.push_back(n); };
+  start(std::move(o));
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  // Pooled once its spare channel is open, just after the job's result.
+  ASSERT_TRUE(eventually([&] { return executor_->pool_stats().idle == 1; }));
+  auto r = run(sshd_.device("sw1"), {"show bgp summary", "interface 1/1/1 shutdown"});
+  ASSERT_TRUE(r.ok()) << r.error_message;
+  EXPECT_EQ(r.commands[1].output, "OK\n");
+  PoolStats st = executor_->pool_stats();
+  EXPECT_EQ(st.opened, 1u);
+  EXPECT_EQ(st.reused, 1u);
+  EXPECT_EQ(st.reconnected, 0u);
+  EXPECT_TRUE(eventually([&] { return executor_->pool_stats().idle == 1; }));
+  EXPECT_EQ(logins(), 1u) << sshd_.log();  // one key exchange and login for both jobs
+  EXPECT_EQ(sshd_.commands_received(), (std::vector<std::string>{"show version", "show bgp summary",
+                                                                 "interface 1/1/1 shutdown"}));
+  stop();  // closes the idle session
+  EXPECT_EQ(events, (std::vector<PoolEvent>{PoolEvent::kOpened, PoolEvent::kReused,
+                                            PoolEvent::kIdleClosed}));
+  // parked, taken, parked again, closed by the executor's destructor
+  EXPECT_EQ(idle_counts, (std::vector<std::size_t>{1, 0, 1, 0}));
+}
+
+TEST_F(SshPoolTest, ZeroIdleTimeoutClosesTheSessionAfterTheJob) {
+  start();
+  Limits limits;
+  limits.idle_timeout = 0ms;
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}, limits).ok());
+  EXPECT_EQ(executor_->pool_stats().idle, 0u);
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}, limits).ok());
+  EXPECT_EQ(executor_->pool_stats().opened, 2u);
+  EXPECT_EQ(executor_->pool_stats().reused, 0u);
+  EXPECT_EQ(logins(), 2u);
+}
+
+TEST_F(SshPoolTest, NoPoolWhenMaxIdleSessionsIsZero) {
+  ExecutorOptions o;
+  o.max_idle_sessions = 0;
+  start(std::move(o));
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  EXPECT_EQ(executor_->pool_stats().opened, 2u);
+  EXPECT_EQ(executor_->pool_stats().idle, 0u);
+}
+
+TEST_F(SshPoolTest, AnIdleSessionClosesAfterItsIdleTimeout) {
+  start();
+  Limits limits;
+  limits.idle_timeout = 300ms;
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}, limits).ok());
+  ASSERT_TRUE(eventually([&] { return executor_->pool_stats().idle_closed == 1; }));
+  EXPECT_EQ(executor_->pool_stats().idle, 0u);
+  EXPECT_EQ(executor_->pool_stats().idle_closed, 1u);
+  // It said goodbye (SSH_MSG_DISCONNECT), as a session closed after its job does.
+  ASSERT_TRUE(eventually([&] { return count_in_log("Received disconnect") == 1; })) << sshd_.log();
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}, limits).ok());
+  EXPECT_EQ(executor_->pool_stats().opened, 2u);
+  EXPECT_EQ(executor_->pool_stats().reused, 0u);
+}
+
+TEST_F(SshPoolTest, ADeadPooledSessionIsReplacedAndTheJobRuns) {
+  start();
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  ASSERT_TRUE(eventually([&] { return executor_->pool_stats().idle == 1; }));
+  sshd_.restart();  // the device reboots: its connections go, the listener comes back
+  auto r = run(sshd_.device("sw1"), {"show bgp summary"});
+  ASSERT_TRUE(r.ok()) << to_string(r.error) << ": " << r.error_message;
+  PoolStats st = executor_->pool_stats();
+  EXPECT_EQ(st.reconnected, 1u);
+  EXPECT_EQ(st.opened, 2u);
+  EXPECT_EQ(st.reused, 0u);
+  EXPECT_EQ(sshd_.commands_received(),
+            (std::vector<std::string>{"show version", "show bgp summary"}));
+}
+
+TEST_F(SshPoolTest, ASessionTheServerClosedWhileIdleIsReplaced) {
+  start();
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  ASSERT_TRUE(eventually([&] { return executor_->pool_stats().idle == 1; }));
+  sshd_.drop_connections();
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  EXPECT_EQ(executor_->pool_stats().reconnected, 1u);
+  EXPECT_EQ(logins(), 2u);
+}
+
+TEST_F(SshPoolTest, APooledSessionThatNoLongerAnswersFailsTheJobRetryablyWithinTheConnectTimeout) {
+  start();
+  Limits limits;
+  limits.connect_timeout = 500ms;
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}, limits).ok());
+  ASSERT_TRUE(eventually([&] { return executor_->pool_stats().idle == 1; }));
+  // Open but silent, as behind a dead link: the command's request leaves on
+  // the session's spare channel, so it is not sent again elsewhere (the device
+  // might still run it): the job fails, retryably, within connect_timeout.
+  sshd_.freeze_connections();
+  auto started = std::chrono::steady_clock::now();
+  auto r = run(sshd_.device("sw1"), {"show bgp summary"}, limits);
+  EXPECT_EQ(r.error, ErrorCode::kTimeout) << r.error_message;
+  EXPECT_TRUE(r.retryable);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_EQ(executor_->pool_stats().idle, 0u);
+  sshd_.drop_connections();
+  // The next job connects afresh.
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}, limits).ok());
+  EXPECT_EQ(executor_->pool_stats().opened, 2u);
+  EXPECT_EQ(sshd_.commands_received(), (std::vector<std::string>{"show version", "show version"}));
+}
+
+TEST_F(SshPoolTest, ADeadPooledSessionOnAServerStillDownFailsRetryably) {
+  start();
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  ASSERT_TRUE(eventually([&] { return executor_->pool_stats().idle == 1; }));
+  sshd_.stop();
+  auto r = run(sshd_.device("sw1"), {"show version"});
+  EXPECT_EQ(r.error, ErrorCode::kSshError) << r.error_message;
+  EXPECT_TRUE(r.retryable);
+  EXPECT_TRUE(r.commands.empty());
+  EXPECT_EQ(executor_->pool_stats().idle, 0u);
+}
+
+TEST_F(SshPoolTest, TheLeastRecentlyUsedIdleSessionClosesWhenThePoolIsFull) {
+  ExecutorOptions o;
+  o.max_idle_sessions = 2;
+  start(std::move(o));
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(run(sshd_.device(name), {"show version"}).ok());
+    ASSERT_TRUE(eventually([&] {
+      PoolStats st = executor_->pool_stats();
+      return st.opened == st.idle + st.idle_closed;  // this one pooled
+    }));
+  }
+  EXPECT_EQ(executor_->pool_stats().idle, 2u);
+  EXPECT_EQ(executor_->pool_stats().idle_closed, 1u);  // a's
+  ASSERT_TRUE(run(sshd_.device("c"), {"show version"}).ok());
+  EXPECT_EQ(executor_->pool_stats().reused, 1u);
+  ASSERT_TRUE(run(sshd_.device("a"), {"show version"}).ok());
+  EXPECT_EQ(executor_->pool_stats().opened, 4u);
+}
+
+TEST_F(SshPoolTest, AReconfiguredDeviceDoesNotGetTheOldSession) {
+  start();
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  Device d = sshd_.device("sw1");
+  d.verify_host_key = false;  // same name, another way in: a reload changed it
+  ASSERT_TRUE(run(d, {"show version"}).ok());
+  EXPECT_EQ(executor_->pool_stats().opened, 2u);
+  EXPECT_EQ(executor_->pool_stats().reused, 0u);
+}
+
+TEST_F(SshPoolTest, DestroyingTheExecutorClosesIdleSessions) {
+  start();
+  ASSERT_TRUE(run(sshd_.device("a"), {"show version"}).ok());
+  ASSERT_TRUE(run(sshd_.device("b"), {"show version"}).ok());
+  ASSERT_TRUE(eventually([&] { return executor_->pool_stats().idle == 2; }));
+  EXPECT_EQ(count_in_log("Received disconnect"), 0u);
+  stop();
+  EXPECT_TRUE(eventually([&] { return count_in_log("Received disconnect") == 2; })) << sshd_.log();
+}
+
+TEST_F(SshPoolTest, CommandSentHookSeesEveryCommand) {
+  std::vector<std::string> sent;
+  std::vector<bool> pooled;
+  ExecutorOptions o;
+  o.on_command_sent = [&](const CommandSent& c) {
+    sent.emplace_back(fmt::format("{}: {}", c.device, c.command));
+    pooled.push_back(c.pooled);
+  };
+  start(std::move(o));
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version", "show bgp summary"}).ok());
+  ASSERT_TRUE(run(sshd_.device("sw1"), {"show version"}).ok());
+  stop();
+  EXPECT_EQ(sent, (std::vector<std::string>{"sw1: show version", "sw1: show bgp summary",
+                                            "sw1: show version"}));
+  EXPECT_EQ(pooled, (std::vector<bool>{false, false, true}));
+}
+
+TEST(SshExecutorNames, PoolEventsHaveStableNames) {
+  EXPECT_EQ(to_string(PoolEvent::kOpened), "opened");
+  EXPECT_EQ(to_string(PoolEvent::kReused), "reused");
+  EXPECT_EQ(to_string(PoolEvent::kReconnected), "reconnected");
+  EXPECT_EQ(to_string(PoolEvent::kIdleClosed), "idle_closed");
+}
+
 TEST(SshExecutorNames, ErrorCodesHaveStableNames) {
   EXPECT_EQ(to_string(ErrorCode::kNone), "none");
   EXPECT_EQ(to_string(ErrorCode::kSshError), "ssh_error");
