@@ -190,7 +190,8 @@ TEST(AiopsdBinary, CheckWarnsAboutRulesButExitsZeroUnlessStrict) {
                      "a!=\"b\" cannot both hold\n"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("OK (1 rules, 0 inhibit rules, 0 devices, 1 warnings; "), std::string::npos) << out;
+  EXPECT_NE(out.find("OK (1 rules, 0 inhibit rules, 0 devices, 1 warnings; "), std::string::npos)
+      << out;
   auto [strict_code, strict_out] = run_binary("check --strict --config " + path);
   EXPECT_EQ(strict_code, 1) << strict_out;
   EXPECT_EQ(strict_out.find("OK"), std::string::npos) << strict_out;

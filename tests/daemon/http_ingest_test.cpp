@@ -129,8 +129,8 @@ TEST_F(DaemonHttp, ResendsAreThrottledPerGroupKey) {
   // Two groups may be decided by two engine workers: order only holds per group.
   std::set<std::string> groups;
   for (const auto& r : records) groups.emplace(r.at("group_key").as_string());
-  EXPECT_EQ(groups, (std::set<std::string>{"device=sw1,interface=1/1/3",
-                                           "device=sw1,interface=1/1/4"}));
+  EXPECT_EQ(groups,
+            (std::set<std::string>{"device=sw1,interface=1/1/3", "device=sw1,interface=1/1/4"}));
   EXPECT_EQ(metric(R"(aiopsd_rule_matches_total{rule="bounce"})"), 4);
 }
 

@@ -108,7 +108,8 @@ TEST(RuleLoader, ReportsEveryErrorAtOnce) {
       "rules.yaml:11:13: rules[2].status: unknown status 'sometimes' (expected firing, resolved or "
       "any)\n"
       "rules.yaml:9:5: rules[2]: count and window go together: set both or neither\n"
-      "rules.yaml:12:15: rules[2].actions[0]: expected exactly one of ssh, log, run, kafka or webhook\n"
+      "rules.yaml:12:15: rules[2].actions[0]: expected exactly one of ssh, log, run, kafka or "
+      "webhook\n"
       "rules.yaml:15:13: rules[3].window: invalid duration 'soon' (expected e.g. 500ms, 30s, 5m, "
       "1h)\n"
       "rules.yaml:13:5: rules[3]: count and window go together: set both or neither\n"
@@ -185,9 +186,11 @@ TEST(RuleLoader, EachErrorExactly) {
       {rule_with("    actions: [{ssh: {commands: [show]}}]\n"),
        "rules.yaml:4:21: rules[0].actions[0].ssh.device: missing required field\n"},
       {rule_with("    actions: [{ssh: {device: d, commands: [x]}, log: {message: m}}]\n"),
-       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log, run, kafka or webhook\n"},
+       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log, run, kafka or "
+       "webhook\n"},
       {rule_with("    actions: [{}]\n"),
-       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log, run, kafka or webhook\n"},
+       "rules.yaml:4:15: rules[0].actions[0]: expected exactly one of ssh, log, run, kafka or "
+       "webhook\n"},
       {rule_with("    actions: [{log: {text: m}}]\n"),
        "rules.yaml:4:22: rules[0].actions[0].log.text: unknown field\n"
        "rules.yaml:4:21: rules[0].actions[0].log.message: missing required field\n"},
@@ -214,7 +217,9 @@ TEST(RuleLoader, EachErrorExactly) {
       {"rules:\n  - name: \"bad name\"\n    match: {a: b}\n" + kLog,
        "rules.yaml:2:11: rules[0].name: invalid rule name 'bad name' (letters, digits, _ . : - "
        "only)\n"},
-      {"rules:\n  - name: r\n" + kLog, "rules.yaml:2:5: rules[0].match: missing required field (or one of all_of, sequence, absence)\n"},
+      {"rules:\n  - name: r\n" + kLog,
+       "rules.yaml:2:5: rules[0].match: missing required field (or one of all_of, sequence, "
+       "absence)\n"},
       {"rules:\n  - name: r\n    match: [a, b]\n" + kLog,
        "rules.yaml:3:12: rules[0].match: expected a mapping of label name to value or {operator: "
        "value}\n"},
@@ -283,7 +288,8 @@ TEST(RuleLoader, MatcherValuesAndDefaults) {
   const Rule& r = set.rules[0];
   ASSERT_EQ(r.steps[0].matchers.size(), 7u);
   std::vector<std::string> got;
-  for (const auto& m : r.steps[0].matchers) got.push_back(m.name + std::string(to_string(m.op)) + m.value);
+  for (const auto& m : r.steps[0].matchers)
+    got.push_back(m.name + std::string(to_string(m.op)) + m.value);
   EXPECT_EQ(got,
             (std::vector<std::string>{"a=x", "b=", "c=1", "c!=2", "c=~3|4", "c!~5.*", "d=42"}));
   EXPECT_EQ(r.steps[0].status, StatusFilter::kFiring);

@@ -48,7 +48,8 @@ TEST_F(TemplateTest, SubstitutesLabelsAndAnnotations) {
 
 TEST_F(TemplateTest, RenderTextIsForLogsOnlyAndSkipsPatterns) {
   Template t = parse("{{ annotations.summary }} on {{ labels.interface }}{{ labels.nope }}");
-  EXPECT_EQ(t.render_text(TemplateContext(event("1/1/3; reload")), in_), "port down on 1/1/3; reload");
+  EXPECT_EQ(t.render_text(TemplateContext(event("1/1/3; reload")), in_),
+            "port down on 1/1/3; reload");
   // The same template for a command refuses both the space and the missing label.
   EXPECT_FALSE(t.render(TemplateContext(event("1/1/3")), in_, patterns_).ok());
 }
@@ -59,10 +60,12 @@ TEST_F(TemplateTest, ReferencesAndParseErrors) {
   EXPECT_EQ(parse("a {{ labels.x }}").source(), "a {{ labels.x }}");
   EXPECT_EQ(parse_error("show {{ labels.x"), "unclosed '{{' at offset 5");
   EXPECT_EQ(parse_error("{{ lables.x }}"),
-            "unknown reference 'lables.x' (expected labels.NAME, annotations.NAME, group.NAME or members[N].labels.NAME)");
+            "unknown reference 'lables.x' (expected labels.NAME, annotations.NAME, group.NAME or "
+            "members[N].labels.NAME)");
   EXPECT_EQ(parse_error("{{ labels. }}"), "empty name in reference 'labels.'");
   EXPECT_EQ(parse_error("{{ env.HOME }}"),
-            "unknown reference 'env.HOME' (expected labels.NAME, annotations.NAME, group.NAME or members[N].labels.NAME)");
+            "unknown reference 'env.HOME' (expected labels.NAME, annotations.NAME, group.NAME or "
+            "members[N].labels.NAME)");
 }
 
 TEST_F(TemplateTest, MissingLabelIsATemplateError) {
