@@ -63,10 +63,7 @@ ssh:
 rules: [rules.yaml]
 devices:
 YAML
-  for i in $(seq 1 "$devices"); do
-    printf '  - {name: dev%03d, host: 127.0.0.1, port: %s, user: %s, credential: {key_file: %s}}\n' \
-      "$i" "$ssh_port" "$user" "$dev/id_ed25519"
-  done
+  bench_devices_yaml "$dev" "$devices"
 } >"$cfg/aiopsd.yaml"
 cat >"$cfg/rules.yaml" <<'YAML'
 rules:

@@ -55,3 +55,13 @@ CONF
     return 1
   fi
 }
+
+# bench_devices_yaml DIR N: N inventory entries dev001..devN for aiopsd's
+# config, all reaching the device started by start_bench_device DIR.
+bench_devices_yaml() {
+  local dev=$1 n=$2 i
+  for i in $(seq 1 "$n"); do
+    printf '  - {name: dev%03d, host: 127.0.0.1, port: %s, user: %s, credential: {key_file: %s}}\n' \
+      "$i" "$ssh_port" "$user" "$dev/id_ed25519"
+  done
+}
