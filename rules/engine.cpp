@@ -23,7 +23,6 @@ using detail::Reader;
 using detail::Writer;
 
 constexpr std::uint64_t kFnvOffset = 14695981039346656037ULL;
-constexpr std::uint64_t kFnvPrime = 1099511628211ULL;
 // An alert not re-sent for this long is forgotten (senders re-send firing
 // alerts every minute or so; Alertmanager's resolve_timeout is 5m).
 constexpr std::chrono::hours kIdleExpiry{1};
@@ -31,14 +30,6 @@ constexpr std::chrono::hours kIdleExpiry{1};
 // last sent (Alertmanager's resolve_timeout).
 constexpr std::chrono::minutes kInhibitTimeout{5};
 constexpr std::chrono::seconds kSweepEvery{10};
-
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (i * 8)) & 0xff;
-    h *= kFnvPrime;
-  }
-  return h;
-}
 
 std::uint64_t eq_key(Symbol name, Symbol value) {
   return (static_cast<std::uint64_t>(name) << 32) | value;
@@ -279,7 +270,7 @@ struct Engine::Impl {
     for (std::uint32_t r = 0; r < rules.rules.size(); ++r) {
       const Rule& rule = rules.rules[r];
       RuleInfo& ri = info[r];
-      ri.id = mix(kFnvOffset, hash_bytes(rule.name));
+      ri.id = hash_combine(kFnvOffset, hash_bytes(rule.name));
       ri.signature = hash_bytes(rule.signature);
       ri.max_groups = rule.max_groups ? rule.max_groups : limits.max_groups_per_rule;
       for (const auto& g : rule.group_by) ri.group_by.push_back(interner.intern(g));
@@ -304,7 +295,7 @@ struct Engine::Impl {
     for (std::uint32_t i = 0; i < rules.inhibit_rules.size(); ++i) {
       const InhibitRule& ir = rules.inhibit_rules[i];
       InhibitInfo& ii = inhibit.emplace_back();
-      ii.id = mix(kFnvOffset ^ 1, hash_bytes(ir.name));
+      ii.id = hash_combine(kFnvOffset ^ 1, hash_bytes(ir.name));
       for (const auto& e : ir.equal) ii.equal.push_back(interner.intern(e));
       // Sources hear their resolution; targets are held back whatever their status.
       add_unit(ir.source, Owner::kInhibitSource, i, 0, eq_frequency).status = StatusFilter::kAny;
@@ -450,25 +441,8 @@ struct Engine::Impl {
 
   // ---- keys, tracking, limits -------------------------------------------
 
-  // Stable across processes: label values enter as text hashes, not symbols.
-  std::uint64_t label_hash(const std::vector<Label>& labels, const std::vector<Symbol>& names,
-                           std::uint64_t seed) const {
-    std::uint64_t h = seed;
-    for (Symbol name : names) {
-      Symbol v = kNoSymbol;
-      for (const Label& l : labels) {
-        if (l.name == name) {
-          v = l.value;
-          break;
-        }
-      }
-      h = mix(h, v == kNoSymbol ? 0 : hash_bytes(interner.view(v)));
-    }
-    return h;
-  }
-
   std::uint64_t group_hash(std::uint32_t r, const std::vector<Label>& labels) const {
-    return label_hash(labels, info[r].group_by, info[r].id);
+    return label_values_hash(labels, info[r].group_by, interner, info[r].id);
   }
 
   std::string group_key(std::uint32_t r, const std::vector<Label>& labels) const {
@@ -477,9 +451,7 @@ struct Engine::Impl {
       if (!key.empty()) key += ',';
       key += interner.view(name);
       key += '=';
-      for (const Label& l : labels) {
-        if (l.name == name) key += interner.view(l.value);
-      }
+      if (const Symbol v = label_value(labels, name); v != kNoSymbol) key += interner.view(v);
     }
     return key;
   }
@@ -661,14 +633,15 @@ struct Engine::Impl {
   }
 
   void forget_alert(std::uint32_t r, std::uint64_t fingerprint) {
-    if (auto it = active.find(mix(info[r].id, fingerprint)); it != active.end()) erase_alert(it);
+    if (auto it = active.find(hash_combine(info[r].id, fingerprint)); it != active.end())
+      erase_alert(it);
   }
 
   // Rules without correlation: an alert acts once per firing episode
   // (re-sends are deduplicated), after `for` when set.
   void track_alert(std::uint32_t r, const Event& event, TimePoint now, std::vector<Decision>& out) {
     const Rule& rule = rules.rules[r];
-    const std::uint64_t key = mix(info[r].id, event.fingerprint);
+    const std::uint64_t key = hash_combine(info[r].id, event.fingerprint);
     auto it = active.find(key);
     if (it == active.end()) {
       if (!make_room(r)) return;
@@ -851,7 +824,8 @@ struct Engine::Impl {
     for (std::uint32_t u : unit_scratch) {
       if (u < rule_units || units[u].owner != Owner::kInhibitTarget) continue;
       const std::uint32_t i = units[u].index;
-      auto it = inhibit_state.find(label_hash(event.labels, inhibit[i].equal, inhibit[i].id));
+      auto it = inhibit_state.find(
+          label_values_hash(event.labels, inhibit[i].equal, interner, inhibit[i].id));
       if (it == inhibit_state.end()) continue;
       for (const auto& [fp, until] : it->second.alerts) {
         if (fp != event.fingerprint && until > now) {
@@ -864,7 +838,8 @@ struct Engine::Impl {
   }
 
   void record_source(std::uint32_t i, const Event& event, TimePoint now) {
-    const std::uint64_t key = label_hash(event.labels, inhibit[i].equal, inhibit[i].id);
+    const std::uint64_t key =
+        label_values_hash(event.labels, inhibit[i].equal, interner, inhibit[i].id);
     auto& src = inhibit_state[key];
     src.rule = i;
     src.route = route;

@@ -139,16 +139,32 @@ std::string_view to_string(EventSource s) {
   return "unknown";
 }
 
-namespace {
-Symbol find_in(const std::vector<Label>& v, Symbol name) noexcept {
-  for (const Label& l : v) {
+Symbol label_value(const std::vector<Label>& labels, Symbol name) noexcept {
+  for (const Label& l : labels) {
     if (l.name == name) return l.value;
   }
   return kNoSymbol;
 }
-}  // namespace
 
-Symbol Event::label(Symbol name) const noexcept { return find_in(labels, name); }
+std::uint64_t hash_combine(std::uint64_t h, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (i * 8)) & 0xff;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::uint64_t label_values_hash(const std::vector<Label>& labels, const std::vector<Symbol>& names,
+                                const Interner& interner, std::uint64_t seed) noexcept {
+  std::uint64_t h = seed;
+  for (Symbol name : names) {
+    const Symbol v = label_value(labels, name);
+    h = hash_combine(h, v == kNoSymbol ? 0 : hash_bytes(interner.view(v)));
+  }
+  return h;
+}
+
+Symbol Event::label(Symbol name) const noexcept { return label_value(labels, name); }
 std::optional<std::string_view> Event::annotation(Symbol name) const noexcept {
   for (const Annotation& a : annotations) {
     if (a.name == name) return std::string_view(annotation_text).substr(a.offset, a.size);
@@ -156,7 +172,7 @@ std::optional<std::string_view> Event::annotation(Symbol name) const noexcept {
   return std::nullopt;
 }
 
-Symbol Member::label(Symbol name) const noexcept { return find_in(labels, name); }
+Symbol Member::label(Symbol name) const noexcept { return label_value(labels, name); }
 
 Member Member::of(const Event& event) {
   return Member{event.fingerprint, event.status, event.starts_at, event.labels};

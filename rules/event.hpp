@@ -78,12 +78,23 @@ class InternCache {
 
 // Fast 64-bit hash for short strings (label names and values).
 std::uint64_t hash_bytes(std::string_view s) noexcept;
+// Folds `v` into `h` (FNV-1a over its 8 bytes): hashes of hashes.
+std::uint64_t hash_combine(std::uint64_t h, std::uint64_t v) noexcept;
 
 struct Label {
   Symbol name = kNoSymbol;
   Symbol value = kNoSymbol;
   friend bool operator==(const Label&, const Label&) = default;
 };
+
+// Value symbol of label `name` in `labels`, or kNoSymbol when absent.
+Symbol label_value(const std::vector<Label>& labels, Symbol name) noexcept;
+
+// A hash of the values of `names` in `labels` (absent counts as empty),
+// taken over their text, not their symbols, so it is the same in every
+// process: correlation group keys and shard routes.
+std::uint64_t label_values_hash(const std::vector<Label>& labels, const std::vector<Symbol>& names,
+                                const Interner& interner, std::uint64_t seed) noexcept;
 
 // Annotations are free text (summaries, descriptions, values) that rarely
 // repeat: names are interned, values live in the event's own text buffer so

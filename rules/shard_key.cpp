@@ -102,13 +102,7 @@ std::optional<std::string> ShardKey::incompatible(const RuleSet& rules) const {
 
 std::uint64_t ShardKey::route(const Event& e) const noexcept {
   if (symbols_.empty()) return e.fingerprint;
-  std::uint64_t h = 14695981039346656037ULL;
-  for (Symbol s : symbols_) {
-    const Symbol v = e.label(s);
-    h ^= v == kNoSymbol ? 0 : hash_bytes(interner_.view(v));
-    h *= 1099511628211ULL;
-  }
-  return h;
+  return label_values_hash(e.labels, symbols_, interner_, 14695981039346656037ULL);
 }
 
 }  // namespace aiopsd::rules
