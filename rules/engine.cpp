@@ -456,8 +456,16 @@ struct Engine::Impl {
     return key;
   }
 
-  void touch(char kind, std::uint64_t key) {
-    if (tracking) dirty.push_back({kind, key, route_of_entry(kind, key)});
+  // The entry at `key` changed (or is about to be erased): the changelog
+  // writes it, under its route, at the next drain.
+  void touch(std::uint64_t key, const GroupState& gs) {
+    if (tracking) dirty.push_back({kGroupRecord, key, gs.route});
+  }
+  void touch(std::uint64_t key, const ActiveAlert& a) {
+    if (tracking) dirty.push_back({kAlertRecord, key, a.route});
+  }
+  void touch(std::uint64_t key, const InhibitSource& src) {
+    if (tracking) dirty.push_back({kInhibitRecord, key, src.route});
   }
 
   std::size_t total_tracked() const { return group_state.size() + active.size(); }
@@ -520,14 +528,14 @@ struct Engine::Impl {
 
   void erase_group(std::unordered_map<std::uint64_t, GroupState>::iterator it) {
     --info[it->second.rule].tracked;
-    touch(kGroupRecord, it->first);
+    touch(it->first, it->second);
     group_state.erase(it);
   }
 
   std::unordered_map<std::uint64_t, ActiveAlert>::iterator erase_alert(
       std::unordered_map<std::uint64_t, ActiveAlert>::iterator it) {
     --info[it->second.rule].tracked;
-    touch(kAlertRecord, it->first);
+    touch(it->first, it->second);
     return active.erase(it);
   }
 
@@ -559,7 +567,7 @@ struct Engine::Impl {
           return;
         }
         gs->throttled_until = now + rule.throttle;
-        touch(kGroupRecord, key);
+        touch(key, *gs);
       }
     }
     Decision& d = out.emplace_back();
@@ -655,7 +663,7 @@ struct Engine::Impl {
         a.event = std::make_unique<Event>(event);
         timers.push({a.since + rule.for_duration, key, true});
       }
-      touch(kAlertRecord, key);
+      touch(key, a);
     }
     ActiveAlert& a = it->second;
     a.last_seen = now;
@@ -668,7 +676,7 @@ struct Engine::Impl {
                   std::vector<Decision>& out) {
     a.fired = true;
     a.event.reset();
-    touch(kAlertRecord, key);
+    touch(key, a);
     fire(a.rule, group_hash(a.rule, event.labels), event, {Member::of(event)}, out);
   }
 
@@ -688,11 +696,11 @@ struct Engine::Impl {
     });
     if (same != w.end()) {
       same->at = now;
-      if (w.size() != before) touch(kGroupRecord, key);
+      if (w.size() != before) touch(key, *gs);
       return;
     }
     w.push_back(Entry{now, false, Member::of(event)});
-    touch(kGroupRecord, key);
+    touch(key, *gs);
     const auto fresh = static_cast<std::size_t>(
         std::count_if(w.begin(), w.end(), [](const Entry& h) { return !h.fired; }));
     if (fresh < rule.count) return;
@@ -726,7 +734,7 @@ struct Engine::Impl {
         }
       }
     }
-    if (changed) touch(kGroupRecord, key);
+    if (changed) touch(key, gs);
   }
 
   bool slot_live(const Entry& s, const Rule& rule, TimePoint now) const {
@@ -761,7 +769,7 @@ struct Engine::Impl {
       slot.member = Member::of(event);
       slot.member.starts_at = at;
       gs->fired = false;
-      touch(kGroupRecord, key);
+      touch(key, *gs);
     }
     slot.at = now;
     if (gs->fired || !complete(*gs, rule, now)) return;
@@ -800,7 +808,7 @@ struct Engine::Impl {
       it->second.deadline = TimePoint{};
       it->second.entries.clear();
       it->second.last_seen = now;
-      touch(kGroupRecord, key);
+      touch(key, it->second);
     }
     if (!(steps & 1U)) return;
     GroupState* gs = group_for(r, key);
@@ -810,7 +818,7 @@ struct Engine::Impl {
     gs->deadline = now + rule.window;
     gs->entries.assign(1, Entry{now, false, Member::of(event)});
     timers.push({gs->deadline, key, false});
-    touch(kGroupRecord, key);
+    touch(key, *gs);
   }
 
   // Inhibit sources are recorded (or dropped when they resolve) first, then
@@ -857,7 +865,7 @@ struct Engine::Impl {
         alerts.emplace_back(event.fingerprint, until);
       }
     }
-    touch(kInhibitRecord, key);  // before erasing: the key carries the entry's route
+    touch(key, src);  // before erasing: the key carries the entry's route
     if (alerts.empty()) inhibit_state.erase(key);
   }
 
@@ -900,7 +908,7 @@ struct Engine::Impl {
     route = gs.route;
     std::vector<Member> members{std::move(gs.entries[0].member)};
     gs.entries.clear();
-    touch(kGroupRecord, t.key);
+    touch(t.key, gs);
     const Event ev = event_of(members[0]);
     fire(gs.rule, t.key, ev, std::move(members), out);
   }
@@ -940,14 +948,14 @@ struct Engine::Impl {
       if (idle) {
         erase_group(it);
       } else if (gs.entries.size() != before) {
-        touch(kGroupRecord, it->first);
+        touch(it->first, it->second);
       }
       it = next;
     }
     for (auto it = inhibit_state.begin(); it != inhibit_state.end();) {
       auto& alerts = it->second.alerts;
       if (std::erase_if(alerts, [&](const auto& a) { return a.second <= now; }) > 0) {
-        touch(kInhibitRecord, it->first);
+        touch(it->first, it->second);
       }
       it = alerts.empty() ? inhibit_state.erase(it) : std::next(it);
     }
@@ -987,19 +995,6 @@ struct Engine::Impl {
     w.u8(static_cast<std::uint8_t>(kind));
     w.u64(__builtin_bswap64(route_of));
     w.u64(key);
-  }
-
-  std::uint64_t route_of_entry(char kind, std::uint64_t key) const {
-    if (kind == kGroupRecord) {
-      auto it = group_state.find(key);
-      return it == group_state.end() ? 0 : it->second.route;
-    }
-    if (kind == kAlertRecord) {
-      auto it = active.find(key);
-      return it == active.end() ? 0 : it->second.route;
-    }
-    auto it = inhibit_state.find(key);
-    return it == inhibit_state.end() ? 0 : it->second.route;
   }
 
   void drain_changes(StateSink& sink) {
