@@ -21,22 +21,21 @@ namespace {
 using namespace std::chrono_literals;
 using testing::SshdFixture;
 
-class SshExecutorTest : public ::testing::Test {
+// An executor on its own io thread against a real sshd, stopped in the
+// daemon's order: the io thread first, then the executor.
+class ExecutorFixture : public ::testing::Test {
  protected:
-  void SetUp() override { make_executor(64); }
-  void TearDown() override {
+  void TearDown() override { stop(); }
+
+  void start(ExecutorOptions o = {}) {
+    executor_ = std::make_unique<SshExecutor>(io_.get_executor(), std::move(o));
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void stop() {
     work_.reset();
     io_.stop();
     if (thread_.joinable()) thread_.join();
     executor_.reset();
-  }
-
-  void make_executor(std::size_t max_sessions) {
-    ExecutorOptions o;
-    o.max_sessions = max_sessions;
-    o.on_active_sessions = [this](std::size_t n) { max_active_ = std::max(max_active_.load(), n); };
-    executor_ = std::make_unique<SshExecutor>(io_.get_executor(), o);
-    thread_ = std::thread([this] { io_.run(); });
   }
 
   ExecResult run(const Device& d, std::vector<std::string> commands, Limits limits = {}) {
@@ -53,8 +52,19 @@ class SshExecutorTest : public ::testing::Test {
       io_.get_executor()};
   std::unique_ptr<SshExecutor> executor_;
   std::thread thread_;
-  std::atomic<std::size_t> max_active_{0};
   SshdFixture sshd_;
+};
+
+class SshExecutorTest : public ExecutorFixture {
+ protected:
+  void SetUp() override {
+    ExecutorOptions o;
+    o.max_sessions = 64;
+    o.on_active_sessions = [this](std::size_t n) { max_active_ = std::max(max_active_.load(), n); };
+    start(std::move(o));
+  }
+
+  std::atomic<std::size_t> max_active_{0};
 };
 
 TEST_F(SshExecutorTest, RunsACommandAndReturnsItsOutput) {
@@ -342,31 +352,8 @@ TEST(SshExecutorLifecycle, DestroyingWithASessionInFlightIsSafe) {
 }
 
 // The warm pool: a job's session stays open for the device's next job.
-class SshPoolTest : public ::testing::Test {
+class SshPoolTest : public ExecutorFixture {
  protected:
-  void TearDown() override { stop(); }
-
-  void start(ExecutorOptions o = {}) {
-    executor_ = std::make_unique<SshExecutor>(io_.get_executor(), std::move(o));
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  // The daemon's order: stop the io thread, then destroy the executor.
-  void stop() {
-    work_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-    executor_.reset();
-  }
-
-  ExecResult run(const Device& d, std::vector<std::string> commands, Limits limits = {}) {
-    std::promise<ExecResult> p;
-    auto f = p.get_future();
-    executor_->submit(d, std::move(commands), limits,
-                      [&p](ExecResult r) { p.set_value(std::move(r)); });
-    EXPECT_EQ(f.wait_for(60s), std::future_status::ready);
-    return f.get();
-  }
-
   // Logins sshd accepted, from its VERBOSE log.
   std::size_t logins() const { return count_in_log("Accepted publickey"); }
   std::size_t count_in_log(std::string_view what) const {
@@ -375,13 +362,6 @@ class SshPoolTest : public ::testing::Test {
     for (auto pos = log.find(what); pos != std::string::npos; pos = log.find(what, pos + 1)) ++n;
     return n;
   }
-
-  boost::asio::io_context io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
-      io_.get_executor()};
-  std::unique_ptr<SshExecutor> executor_;
-  std::thread thread_;
-  SshdFixture sshd_;
 };
 
 TEST_F(SshPoolTest, TheNextJobOnTheSameDeviceReusesTheSession) {
