@@ -175,7 +175,11 @@ HttpResponse AdminRoutes::automation(HttpRequest& req, std::string_view rest) {
   if (rest == "/pause" || rest == "/resume") {
     if (req.method() != http::verb::post)
       return error(req, http::status::method_not_allowed, "method_not_allowed", "use POST");
-    gate_.set_paused(rest == "/pause");
+    if (!gate_.set_paused(rest == "/pause")) {
+      return error(req, http::status::service_unavailable, "state_store_error",
+                   "the kill switch changed but could not be stored; it would not survive a "
+                   "restart");
+    }
   } else if (!rest.empty()) {
     return error(req, http::status::not_found, "not_found", "expected pause or resume");
   } else if (req.method() != http::verb::get) {
@@ -236,9 +240,16 @@ HttpResponse AdminRoutes::silences(HttpRequest& req, std::string_view rest) {
 HttpResponse AdminRoutes::reset_breaker(HttpRequest& req, std::string_view scope) {
   if (req.method() != http::verb::post)
     return error(req, http::status::method_not_allowed, "method_not_allowed", "use POST");
-  if (!gate_.reset(scope))
-    return error(req, http::status::not_found, "not_found",
-                 fmt::format("no breaker with scope '{}'", scope));
+  switch (gate_.reset(scope)) {
+    case SafetyGate::ResetResult::kUnknownScope:
+      return error(req, http::status::not_found, "not_found",
+                   fmt::format("no breaker with scope '{}'", scope));
+    case SafetyGate::ResetResult::kNotDurable:
+      return error(req, http::status::service_unavailable, "state_store_error",
+                   "the breaker was reset but the reset could not be stored");
+    case SafetyGate::ResetResult::kReset:
+      break;
+  }
   return reply(req, http::status::ok, R"({"status":"reset"})");
 }
 

@@ -284,13 +284,14 @@ void App::start() {
     s.state = std::make_unique<StateStore>(StateStore::Options{
         cfg.state.path, cfg.state.retention,
         std::clamp<std::chrono::seconds>(cfg.state.retention / 100, std::chrono::seconds(1),
-                                         std::chrono::minutes(10))});
+                                         std::chrono::minutes(10)),
+        &s.clock});
   } else {
     log::info("approval", "no state.path: pending approvals would be kept in memory only");
   }
   s.silences = std::make_unique<Silences>(s.state.get(), *cfg.interner, s.metrics);
   s.silences->housekeeping(std::chrono::system_clock::now());
-  s.gate = std::make_unique<SafetyGate>(cfg.safety, s.metrics);
+  s.gate = std::make_unique<SafetyGate>(cfg.safety, s.metrics, s.state.get());
   if (!cfg.safety.webhook_url.empty()) {
     s.webhook = std::make_unique<WebhookSender>(
         parse_webhook_url(cfg.safety.webhook_url),
@@ -330,6 +331,10 @@ void App::start() {
   ho.max_body_bytes = cfg.server.max_body_bytes;
   ho.read_timeout = cfg.server.read_timeout;
   ho.idle_timeout = cfg.server.idle_timeout;
+  ho.max_connections = cfg.server.max_connections;
+  ho.on_connection_event = [m = &s.metrics](ConnectionEvent e) {
+    m->http_connections[static_cast<std::size_t>(e)]->Increment();
+  };
   ho.auth = std::make_shared<HttpAuth>(cfg.server.auth, s.metrics);
   if (cfg.server.tls.enabled()) {
     TlsError tls_error;

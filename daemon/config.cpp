@@ -243,7 +243,8 @@ void parse_tls(const YamlMap& sm, const fs::path& base, TlsConfig& tls, ConfigEr
 void parse_server(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("server")) return;
   YamlMap m(top.node("server"), "server", errors,
-            {"listen", "max_body", "read_timeout", "idle_timeout", "auth", "tls"});
+            {"listen", "max_body", "read_timeout", "idle_timeout", "max_connections", "auth",
+             "tls"});
   if (!m.valid()) return;
   if (auto listen = m.string("listen")) {
     auto colon = listen->rfind(':');
@@ -274,6 +275,8 @@ void parse_server(const YamlMap& top, const fs::path& base, Config& cfg, ConfigE
   if (auto v = m.size("max_body")) cfg.server.max_body_bytes = *v;
   if (auto v = m.duration("read_timeout")) cfg.server.read_timeout = *v;
   if (auto v = m.duration("idle_timeout")) cfg.server.idle_timeout = *v;
+  if (auto v = m.integer("max_connections", 1, 1'000'000))
+    cfg.server.max_connections = static_cast<std::size_t>(*v);
   parse_auth(m, base, cfg.server.auth, errors);
   parse_tls(m, base, cfg.server.tls, errors);
 }
@@ -639,6 +642,29 @@ void parse_webhooks(const YamlMap& top, const fs::path& base, Config& cfg, Confi
   }
 }
 
+// Every SSH action runs under some allow list: the global ssh.policy's (a
+// ceiling over every action) or its own. A config with none would allow any
+// command a template can render, so it does not load.
+void check_allow_lists(const Config& cfg, ConfigErrors& errors) {
+  if (cfg.policy.has_allow_list()) return;
+  auto report = [&](rules::ConfigError e) {
+    e.path += ".policy.allow";
+    e.message =
+        "no command allow list: set ssh.policy.allow in the daemon config (a ceiling for every "
+        "action) or policy.allow on this action";
+    errors.add(std::move(e));
+  };
+  for (const rules::CatalogAction& a : cfg.catalog.actions()) {
+    if (!a.policy || !a.policy->has_allow_list()) report(a.where);
+  }
+  for (const rules::Rule& rule : cfg.rules.rules) {
+    for (const rules::Action& action : rule.actions) {
+      const auto* ssh = std::get_if<rules::SshAction>(&action.spec);
+      if (ssh && (!ssh->policy || !ssh->policy->has_allow_list())) report(ssh->where);
+    }
+  }
+}
+
 // Escalation actions name a receiver or need Kafka: checked once rules are loaded.
 void check_escalation_actions(const Config& cfg, ConfigErrors& errors) {
   for (const rules::Rule& rule : cfg.rules.rules) {
@@ -769,6 +795,7 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
   for (const auto& f : cfg->rules_files)
     rules::load_rules_file(f, *cfg->interner, cfg->rules, errors);
   check_run_actions(*cfg, errors);
+  check_allow_lists(*cfg, errors);
   check_breaker_rules(*cfg, errors);
   check_escalation_actions(*cfg, errors);
   if (!errors.empty()) return nullptr;

@@ -63,6 +63,9 @@ struct ServerConfig {
   std::uint64_t max_body_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds idle_timeout{75'000};
+  // At the limit the oldest idle connection is closed for a new one; lowered
+  // at start to what the descriptor limit leaves (see HttpServerOptions).
+  std::size_t max_connections = 1024;
   AuthConfig auth;
   TlsConfig tls;
 };

@@ -19,6 +19,7 @@ class RuleMetrics final : public rules::EngineObserver {
     for (const auto& r : rules.rules) {
       matches_.push_back(&m.rule_matches.Add({{"rule", r.name}}));
       throttled_.push_back(&m.rule_throttled.Add({{"rule", r.name}}));
+      state_unavailable_.push_back(&m.rule_state_unavailable.Add({{"rule", r.name}}));
       evicted_.push_back(&m.correlation_evictions.Add({{"rule", r.name}}));
       groups_.push_back(&m.correlation_groups.Add({{"rule", r.name}, {"worker", w}}));
     }
@@ -32,6 +33,9 @@ class RuleMetrics final : public rules::EngineObserver {
   void on_throttled(std::uint32_t rule) override { throttled_[rule]->Increment(); }
   void on_inhibited(std::uint32_t i) override { inhibited_[i]->Increment(); }
   void on_evicted(std::uint32_t rule) override { evicted_[rule]->Increment(); }
+  void on_state_unavailable(std::uint32_t rule) override {
+    state_unavailable_[rule]->Increment();
+  }
   void sample(const rules::Engine& engine) {
     for (std::uint32_t r = 0; r < groups_.size(); ++r) {
       groups_[r]->Set(static_cast<double>(engine.tracked(r)));
@@ -43,6 +47,7 @@ class RuleMetrics final : public rules::EngineObserver {
  private:
   std::vector<prometheus::Counter*> matches_;
   std::vector<prometheus::Counter*> throttled_;
+  std::vector<prometheus::Counter*> state_unavailable_;
   std::vector<prometheus::Counter*> evicted_;
   std::vector<prometheus::Counter*> inhibited_;
   std::vector<prometheus::Gauge*> groups_;

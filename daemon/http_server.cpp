@@ -1,7 +1,11 @@
 #include "daemon/http_server.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -48,6 +52,13 @@ class SessionBase {
  public:
   virtual ~SessionBase() = default;
   virtual void close() = 0;
+  // Waiting for a request (or a TLS handshake): nothing in progress to lose.
+  bool idle() const { return idle_ && !closed_; }
+  bool closed() const { return closed_; }
+
+ protected:
+  bool idle_ = true;
+  bool closed_ = false;
 };
 
 // One connection. `Stream` is beast::tcp_stream (plain) or
@@ -84,6 +95,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
   }
   void close() override {
+    closed_ = true;
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
@@ -98,6 +110,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     parser_->body_limit(options_.max_body_bytes);
     context_ = RequestContext{};
     context_.tls = kTls;
+    idle_ = true;
     lowest().expires_after(options_.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -110,6 +123,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     // before any body arrives; authentication still comes first.
     const bool over_limit = ec == http::error::body_limit;
     if (ec && !over_limit) return fail(ec);
+    idle_ = false;
     // Authentication sees the header only: an unauthenticated request gets
     // neither "100 Continue" nor a read of its body.
     if (options_.auth) {
@@ -245,20 +259,57 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpServerOptions options;
   HttpHandler& handler;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff_timer;
+  std::chrono::milliseconds backoff{0};
+  std::size_t max_connections = 0;  // options.max_connections within the descriptor limit
   std::mutex mu;
-  std::vector<std::weak_ptr<SessionBase>> sessions;
+  std::vector<std::shared_ptr<SessionBase>> sessions;  // oldest first
   bool stopped = false;
+  // Accept failures are logged at most once a second, with how many were not.
+  std::chrono::steady_clock::time_point last_accept_log{};
+  std::uint64_t unlogged_accept_failures = 0;
 
   Impl(asio::io_context& i, HttpServerOptions o, HttpHandler& h)
-      : io(i), options(std::move(o)), handler(h), acceptor(i) {}
+      : io(i), options(std::move(o)), handler(h), acceptor(i), backoff_timer(i) {}
+
+  void event(ConnectionEvent e) {
+    if (options.on_connection_event) options.on_connection_event(e);
+  }
+
+  // Sessions hold themselves alive through their pending handlers; ours is
+  // one more reference, dropped here once a session is closed and done.
+  void prune() {
+    std::erase_if(sessions, [](const auto& s) { return s->closed() && s.use_count() == 1; });
+  }
+  std::size_t open() const {
+    return static_cast<std::size_t>(
+        std::count_if(sessions.begin(), sessions.end(), [](const auto& s) { return !s->closed(); }));
+  }
+
+  // At the limit, the oldest idle connection makes room for the new one: a
+  // flood of idle sockets cannot lock out /healthz or an Alertmanager. When
+  // every connection is busy with a request, the new one is refused.
+  bool make_room() {
+    std::lock_guard lock(mu);
+    prune();
+    if (open() < max_connections) return true;
+    for (auto& s : sessions) {
+      if (s->idle()) {
+        s->close();
+        event(ConnectionEvent::kEvictedIdle);
+        return true;
+      }
+    }
+    return false;
+  }
 
   template <class S>
   void track(std::shared_ptr<S> s) {
     {
       std::lock_guard lock(mu);
-      std::erase_if(sessions, [](const auto& w) { return w.expired(); });
       sessions.push_back(s);
     }
+    event(ConnectionEvent::kAccepted);
     s->start();
   }
 
@@ -266,7 +317,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-        log::warn("http", "accept failed: {}", ec.message());
+        return self->accept_failed(ec);
+      }
+      self->backoff = std::chrono::milliseconds(0);
+      if (!self->make_room()) {
+        self->event(ConnectionEvent::kRefusedFull);
+        beast::error_code ignored;
+        socket.close(ignored);
       } else if (self->options.tls) {
         self->track(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
             std::move(socket), *self->options.tls, self->options, self->handler));
@@ -277,7 +334,53 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       self->accept();
     });
   }
+
+  // Out of descriptors (EMFILE/ENFILE) or memory: accepting again at once
+  // would fail again at once, spinning a core and flooding the log. Back off
+  // (10 ms doubling to 1 s); the pending connections wait in the backlog.
+  void accept_failed(const beast::error_code& ec) {
+    event(ConnectionEvent::kAcceptError);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_log >= std::chrono::seconds(1)) {
+      log::warn("http", "accept failed: {}{}; retrying in {} ms", ec.message(),
+                unlogged_accept_failures
+                    ? fmt::format(" ({} more failures not logged)", unlogged_accept_failures)
+                    : std::string(),
+                std::max<std::int64_t>(backoff.count(), 10));
+      last_accept_log = now;
+      unlogged_accept_failures = 0;
+    } else {
+      ++unlogged_accept_failures;
+    }
+    backoff = std::clamp(backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    backoff_timer.expires_after(backoff);
+    backoff_timer.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (e || !self->acceptor.is_open()) return;
+      self->accept();
+    });
+  }
 };
+
+namespace {
+
+// Connections may use what the descriptor limit leaves after the reserve the
+// rest of the daemon needs (SSH sessions, RocksDB, the audit log, Kafka).
+std::size_t connection_limit(const HttpServerOptions& o) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return o.max_connections;
+  const std::size_t fds = static_cast<std::size_t>(rl.rlim_cur);
+  const std::size_t available = fds > o.fd_reserve + 16 ? fds - o.fd_reserve : 16;
+  if (available < o.max_connections) {
+    log::warn("http",
+              "server.max_connections {} lowered to {}: the descriptor limit is {} and {} are kept "
+              "for SSH, the state store, the audit log and Kafka (raise LimitNOFILE)",
+              o.max_connections, available, fds, o.fd_reserve);
+    return available;
+  }
+  return o.max_connections;
+}
+
+}  // namespace
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHandler& handler)
     : impl_(std::make_shared<Impl>(io, std::move(options), handler)) {}
@@ -290,6 +393,7 @@ std::uint16_t HttpServer::start() {
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
   impl_->acceptor.bind(ep);
   impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  impl_->max_connections = connection_limit(impl_->options);
   impl_->accept();
   return impl_->acceptor.local_endpoint().port();
 }
@@ -300,10 +404,9 @@ void HttpServer::stop() {
     impl->stopped = true;
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->backoff_timer.cancel();
     std::lock_guard lock(impl->mu);
-    for (auto& w : impl->sessions) {
-      if (auto s = w.lock()) s->close();
-    }
+    for (auto& s : impl->sessions) s->close();
     impl->sessions.clear();
   });
 }

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,13 @@ class HttpHandler {
   virtual HttpResponse unauthorized(const HttpRequest& header_only, const AuthResult& result);
 };
 
+enum class ConnectionEvent {
+  kAccepted,     // a connection was taken
+  kEvictedIdle,  // an idle connection closed to make room at max_connections
+  kRefusedFull,  // at max_connections with every connection busy: the new one closed
+  kAcceptError,  // accept() failed (out of descriptors or memory): backing off
+};
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: pick a free port
@@ -55,6 +63,11 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{75'000};
   std::shared_ptr<const HttpAuth> auth;            // nullptr: no authentication
   std::shared_ptr<boost::asio::ssl::context> tls;  // nullptr: plain HTTP
+  // Open connections at most; lowered at start() to what RLIMIT_NOFILE
+  // leaves after fd_reserve descriptors for the rest of the daemon.
+  std::size_t max_connections = 1024;
+  std::size_t fd_reserve = 128;
+  std::function<void(ConnectionEvent)> on_connection_event;  // metrics; on the io thread
 };
 
 class HttpServer {

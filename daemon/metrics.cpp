@@ -28,6 +28,12 @@ Metrics::Metrics()
                          .Name("aiopsd_rule_throttled_total")
                          .Help("Rule firings suppressed by throttle.once_within")
                          .Register(*registry)),
+      rule_state_unavailable(
+          BuildCounter()
+              .Name("aiopsd_rule_state_unavailable_total")
+              .Help("Events a rule matched but could not track, so they neither counted nor "
+                    "acted: the rule's state is full of state guarding actions (fails closed)")
+              .Register(*registry)),
       actions(BuildCounter()
                   .Name("aiopsd_actions_total")
                   .Help("Action attempts by rule, action kind and outcome")
@@ -154,6 +160,14 @@ Metrics::Metrics()
                              .Help("HTTP requests refused by authentication: missing, invalid or "
                                    "forbidden (valid token, scope lacking)")
                              .Register(*registry)),
+      http_connections_family(
+          BuildCounter()
+              .Name("aiopsd_http_connections_total")
+              .Help("HTTP connections by what happened: accepted, evicted_idle (closed to make "
+                    "room at server.max_connections), refused_full (at the limit with every "
+                    "connection busy), accept_error (out of descriptors or memory; accepting "
+                    "backs off)")
+              .Register(*registry)),
       action_duration(action_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                       2.5, 5, 10, 30, 60})),
@@ -164,6 +178,10 @@ Metrics::Metrics()
                       &ssh_pool_events_family.Add({{"event", "reused"}}),
                       &ssh_pool_events_family.Add({{"event", "reconnected"}}),
                       &ssh_pool_events_family.Add({{"event", "idle_closed"}})},
+      http_connections{&http_connections_family.Add({{"event", "accepted"}}),
+                       &http_connections_family.Add({{"event", "evicted_idle"}}),
+                       &http_connections_family.Add({{"event", "refused_full"}}),
+                       &http_connections_family.Add({{"event", "accept_error"}})},
       intent_duration(intent_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                       0.5, 1, 2.5, 5, 10, 30, 60})),

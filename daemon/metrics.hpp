@@ -24,6 +24,7 @@ struct Metrics {
   prometheus::Family<prometheus::Counter>& events_rejected;
   prometheus::Family<prometheus::Counter>& rule_matches;
   prometheus::Family<prometheus::Counter>& rule_throttled;
+  prometheus::Family<prometheus::Counter>& rule_state_unavailable;
   prometheus::Family<prometheus::Counter>& actions;
   prometheus::Family<prometheus::Histogram>& action_duration_family;
   prometheus::Family<prometheus::Gauge>& event_queue_depth_family;
@@ -54,6 +55,7 @@ struct Metrics {
   prometheus::Family<prometheus::Gauge>& correlation_alerts;       // {worker}
   prometheus::Family<prometheus::Gauge>& inhibiting_alerts;        // {worker}
   prometheus::Family<prometheus::Counter>& http_auth_failures;
+  prometheus::Family<prometheus::Counter>& http_connections_family;  // {event}
 
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;
@@ -61,6 +63,8 @@ struct Metrics {
   prometheus::Gauge& ssh_sessions_idle;
   // By ssh::PoolEvent, in enum order: opened, reused, reconnected, idle_closed.
   std::array<prometheus::Counter*, 4> ssh_pool_events;
+  // By ConnectionEvent, in enum order: accepted, evicted_idle, refused_full, accept_error.
+  std::array<prometheus::Counter*, 4> http_connections;
   prometheus::Histogram& intent_duration;
   prometheus::Counter& kafka_produce_errors;
   prometheus::Gauge& automation_paused;

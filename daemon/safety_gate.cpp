@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
 #include <set>
 
 #include "daemon/log.hpp"
@@ -9,8 +10,24 @@
 
 namespace aiopsd::daemon {
 
-SafetyGate::SafetyGate(const SafetyConfig& config, Metrics& metrics)
-    : config_(config), metrics_(metrics), paused_(config.paused) {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kPausedKey = "paused";
+std::string breaker_key(std::string_view scope) { return fmt::format("breaker/{}", scope); }
+
+std::int64_t to_ms(SafetyGate::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+SafetyGate::TimePoint from_ms(std::int64_t ms) {
+  return SafetyGate::TimePoint(std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+SafetyGate::SafetyGate(const SafetyConfig& config, Metrics& metrics, StateStore* store)
+    : config_(config), metrics_(metrics), store_(store), paused_(config.paused) {
   for (const auto& bc : config.limits) {
     Breaker b;
     b.config = bc;
@@ -18,7 +35,58 @@ SafetyGate::SafetyGate(const SafetyConfig& config, Metrics& metrics)
     b.gauge->Set(0);
     breakers_.push_back(std::move(b));
   }
+  load();
   metrics_.automation_paused.Set(paused_ ? 1 : 0);
+}
+
+// A stored pause wins over the config's `paused: false`: automation an
+// operator paused stays paused across a crash until someone resumes it.
+void SafetyGate::load() {
+  if (!store_) return;
+  for (const auto& [key, value] : store_->records(StateStore::Keyspace::kSafety)) {
+    try {
+      const json::value v = json::parse(value);
+      if (key == kPausedKey) {
+        if (v.as_bool() && !paused_) {
+          paused_ = true;
+          log::warn("safety", "automation is paused (the kill switch was set before a restart)");
+        }
+        continue;
+      }
+      auto b = std::find_if(breakers_.begin(), breakers_.end(),
+                            [&](const Breaker& x) { return breaker_key(x.config.scope) == key; });
+      if (b == breakers_.end()) continue;  // a breaker no longer configured
+      const json::object& o = v.as_object();
+      b->open = o.at("open").as_bool();
+      b->opened_at = from_ms(o.at("opened_at_ms").to_number<std::int64_t>());
+      for (const json::value& r : o.at("runs").as_array()) {
+        const json::array& run = r.as_array();
+        b->runs.emplace_back(from_ms(run.at(0).to_number<std::int64_t>()),
+                             std::string(run.at(1).as_string()));
+      }
+      b->gauge->Set(b->open ? 1 : 0);
+      if (b->open) log::warn("safety", "breaker {} is open (since before a restart)", b->config.scope);
+    } catch (const std::exception& e) {
+      // Unreadable safety state: hold everything rather than guess.
+      paused_ = true;
+      log::error("safety", "safety state '{}' unreadable ({}): automation paused", key, e.what());
+    }
+  }
+}
+
+bool SafetyGate::save_paused() {
+  return !store_ ||
+         store_->put(StateStore::Keyspace::kSafety, kPausedKey, paused_ ? "true" : "false");
+}
+
+bool SafetyGate::save(const Breaker& b) {
+  if (!store_) return true;
+  json::array runs;
+  for (const auto& [at, device] : b.runs) runs.push_back(json::array{to_ms(at), device});
+  const json::object o{
+      {"open", b.open}, {"opened_at_ms", to_ms(b.opened_at)}, {"runs", std::move(runs)}};
+  return store_->put(StateStore::Keyspace::kSafety, breaker_key(b.config.scope),
+                     json::serialize(o));
 }
 
 void SafetyGate::Breaker::prune(TimePoint now) {
@@ -93,6 +161,7 @@ std::optional<SafetyGate::Hold> SafetyGate::check_breakers(std::string_view rule
       b.open = true;
       b.opened_at = now;
       b.gauge->Set(1);
+      if (!save(b)) log::error("safety", "breaker {}: its trip could not be stored", b.config.scope);
       log::warn("safety", "breaker {} opened: {}; further remediations in its scope are held",
                 b.config.scope, *why);
       return Hold{"breaker_open", fmt::format("breaker {} opened: {}", b.config.scope, *why),
@@ -101,10 +170,18 @@ std::optional<SafetyGate::Hold> SafetyGate::check_breakers(std::string_view rule
     in_scope.push_back(&b);
   }
   for (auto* b : in_scope) b->runs.emplace_back(now, device);
+  for (auto* b : in_scope) {
+    if (save(*b)) continue;
+    // The run would not be counted after a restart: it does not run.
+    for (auto* u : in_scope) u->runs.pop_back();
+    return Hold{"state_store_error",
+                fmt::format("breaker {}: this run could not be recorded durably", b->config.scope),
+                b->config.scope, false};
+  }
   return std::nullopt;
 }
 
-void SafetyGate::set_paused(bool paused) {
+bool SafetyGate::set_paused(bool paused) {
   std::lock_guard lock(mu_);
   if (paused_ != paused) {
     log::warn("safety", "automation {}",
@@ -112,6 +189,9 @@ void SafetyGate::set_paused(bool paused) {
   }
   paused_ = paused;
   metrics_.automation_paused.Set(paused ? 1 : 0);
+  const bool durable = save_paused();
+  if (!durable) log::error("safety", "the kill switch could not be stored");
+  return durable;
 }
 
 bool SafetyGate::paused() const {
@@ -119,9 +199,10 @@ bool SafetyGate::paused() const {
   return paused_;
 }
 
-bool SafetyGate::reset(std::string_view scope) {
+SafetyGate::ResetResult SafetyGate::reset(std::string_view scope) {
   std::lock_guard lock(mu_);
   bool found = false;
+  bool durable = true;
   for (auto& b : breakers_) {
     if (b.config.scope != scope) continue;
     found = true;
@@ -129,8 +210,10 @@ bool SafetyGate::reset(std::string_view scope) {
     b.open = false;
     b.runs.clear();
     b.gauge->Set(0);
+    durable = save(b) && durable;
   }
-  return found;
+  if (!found) return ResetResult::kUnknownScope;
+  return durable ? ResetResult::kReset : ResetResult::kNotDurable;
 }
 
 std::vector<SafetyGate::BreakerState> SafetyGate::breakers(TimePoint now) const {

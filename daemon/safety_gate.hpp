@@ -9,6 +9,13 @@
 // Held is not dropped: the caller turns the hold into a pending approval.
 // Requested actions (intents) and approved ones do not pass through here.
 //
+// With a state store, the kill switch and every breaker (open or not, when
+// it opened, the runs in its window) are written before the call that changed
+// them returns, and read back at construction: a crash and Restart= neither
+// resumes paused automation nor gives a breaker a fresh budget. When a run
+// cannot be recorded, it does not run (held as state_store_error): a breaker
+// whose count cannot be kept fails closed.
+//
 // Thread-safe (one mutex; admit() is called once per remediation, not per event).
 
 #include <chrono>
@@ -22,6 +29,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/state_store.hpp"
 
 namespace aiopsd::daemon {
 
@@ -43,15 +51,17 @@ class SafetyGate {
     TimePoint opened_at{};
   };
 
-  SafetyGate(const SafetyConfig& config, Metrics& metrics);
+  // `store` may be null (no state.path): the state is then kept in memory only.
+  SafetyGate(const SafetyConfig& config, Metrics& metrics, StateStore* store = nullptr);
 
   // nullopt: run it (and it counts against every breaker in scope).
   std::optional<Hold> admit(std::string_view rule, const DeviceConfig& device, TimePoint now);
 
-  void set_paused(bool paused);
+  // Takes effect at once; false when it could not be made durable.
+  bool set_paused(bool paused);
   bool paused() const;
-  // False when no breaker has that scope.
-  bool reset(std::string_view scope);
+  enum class ResetResult { kReset, kUnknownScope, kNotDurable };
+  ResetResult reset(std::string_view scope);
   std::vector<BreakerState> breakers(TimePoint now) const;
 
  private:
@@ -68,9 +78,13 @@ class SafetyGate {
   };
   std::optional<Hold> check_breakers(std::string_view rule, const std::string& device,
                                      TimePoint now);
+  void load();
+  bool save_paused();
+  bool save(const Breaker& b);
 
   const SafetyConfig& config_;
   Metrics& metrics_;
+  StateStore* store_;
   mutable std::mutex mu_;
   bool paused_ = false;
   std::vector<Breaker> breakers_;

@@ -12,12 +12,12 @@ ssh::Limits limits_with(ssh::Limits base, std::optional<std::chrono::millisecond
 }
 
 ActionGuards guards_of(const rules::SshAction& action, const Config& config) {
-  return {action.policy ? *action.policy : config.policy,
+  return {action.policy ? config.policy.narrowed_by(*action.policy) : config.policy,
           limits_with(config.ssh.limits, action.timeout, action.output_limit), nullptr};
 }
 
 ActionGuards guards_of(const rules::CatalogAction& action, const Config& config) {
-  return {action.policy ? *action.policy : config.policy,
+  return {action.policy ? config.policy.narrowed_by(*action.policy) : config.policy,
           limits_with(config.ssh.limits, action.timeout, action.output_limit),
           action.redact ? &*action.redact : nullptr};
 }

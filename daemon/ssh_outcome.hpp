@@ -23,7 +23,8 @@ ssh::Limits limits_with(ssh::Limits base, std::optional<std::chrono::millisecond
 // timeout, output limit and redaction over the daemon's. The one place that
 // decides it, for rule actions (ssh:, run:), intents, and approved actions.
 struct ActionGuards {
-  const rules::CommandPolicy& policy;
+  // The global ssh.policy narrowed by the action's own (never widened).
+  rules::CommandPolicy policy;
   ssh::Limits limits;
   const rules::OutputFilter* redact = nullptr;  // on top of the global output filter
 };

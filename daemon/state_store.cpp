@@ -66,9 +66,13 @@ void check(const rocksdb::Status& s, const std::string& path, std::string_view w
 StateStore::StateStore(Options options) : options_(std::move(options)) {
   open();
   load_unfinished();
-  expire_finished(Clock::now());
+  expire_finished(now());
   sweeper_ = std::make_unique<detail::Periodic>("aiopsd-state", options_.sweep_interval,
-                                                [this] { expire_finished(Clock::now()); });
+                                                [this] { expire_finished(now()); });
+}
+
+StateStore::Clock::time_point StateStore::now() const {
+  return options_.clock ? options_.clock->now() : Clock::now();
 }
 
 StateStore::~StateStore() {
@@ -121,6 +125,7 @@ void StateStore::open() {
       {"approvals", rocksdb::ColumnFamilyOptions()},
       {"silences", rocksdb::ColumnFamilyOptions()},
       {"correlation", rocksdb::ColumnFamilyOptions()},
+      {"safety", rocksdb::ColumnFamilyOptions()},
   };
   rocksdb::DB* db = nullptr;
   const auto s =
@@ -138,6 +143,7 @@ void StateStore::open() {
   approvals_ = handles_[4];
   silences_ = handles_[5];
   correlation_ = handles_[6];
+  safety_ = handles_[7];
 }
 
 void StateStore::load_unfinished() {
@@ -176,8 +182,8 @@ bool StateStore::record_started(std::string_view intent_id, std::string_view acc
 }
 
 bool StateStore::record_finished(std::string_view intent_id, std::string_view result_json,
-                                 Clock::time_point finished_at) {
-  const std::string when = be64(unix_ms(finished_at));
+                                 std::optional<Clock::time_point> finished_at) {
+  const std::string when = be64(unix_ms(finished_at.value_or(now())));
   std::string value;
   value.reserve(1 + when.size() + result_json.size());
   value += kFinished;
@@ -242,6 +248,8 @@ rocksdb::ColumnFamilyHandle* StateStore::handle(Keyspace ks) const {
       return silences_;
     case Keyspace::kCorrelation:
       return correlation_;
+    case Keyspace::kSafety:
+      return safety_;
   }
   return approvals_;
 }

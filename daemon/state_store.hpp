@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "daemon/detail/periodic.hpp"
+#include "rules/clock.hpp"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
@@ -42,6 +43,10 @@ class StateStore {
     std::string path;  // a directory, created (mode 0700) when missing
     std::chrono::seconds retention = std::chrono::hours(24 * 7);  // of finished intents
     std::chrono::seconds sweep_interval = std::chrono::minutes(10);
+    // What "now" is for the retention sweeps and default finish times;
+    // nullptr: the system clock. Tests inject one so no record ages out with
+    // the calendar.
+    const rules::Clock* clock = nullptr;
   };
   struct Entry {
     bool finished = false;
@@ -76,8 +81,9 @@ class StateStore {
   // `accepted` is what is known of the intent when it starts (its accepted
   // result document), reported back if the process dies before it finishes.
   bool record_started(std::string_view intent_id, std::string_view accepted = {});
+  // finished_at defaults to the store's clock.
   bool record_finished(std::string_view intent_id, std::string_view result_json,
-                       Clock::time_point finished_at = Clock::now());
+                       std::optional<Clock::time_point> finished_at = std::nullopt);
 
   // Deletes finished intents that finished before now - retention; returns how
   // many. The sweeper thread calls it every sweep_interval.
@@ -85,7 +91,10 @@ class StateStore {
 
   // Records of other kinds of state, each kind in its own keyspace, keyed by
   // a domain id. put() and erase() are durable on return.
-  enum class Keyspace { kApprovals, kSilences, kCorrelation };
+  // kSafety: the kill switch and the breakers (trips and the runs in their
+  // windows), so a crash and restart does not resume paused automation or
+  // hand a breaker a fresh budget.
+  enum class Keyspace { kApprovals, kSilences, kCorrelation, kSafety };
   bool put(Keyspace ks, std::string_view key, std::string_view value);
   bool erase(Keyspace ks, std::string_view key);
   // Many changes as one atomic batch, written to the WAL without fsync:
@@ -106,6 +115,7 @@ class StateStore {
  private:
   void open();
   void load_unfinished();
+  Clock::time_point now() const;
 
   Options options_;
   std::shared_ptr<rocksdb::Statistics> statistics_;
@@ -120,6 +130,7 @@ class StateStore {
   rocksdb::ColumnFamilyHandle* approvals_ = nullptr;
   rocksdb::ColumnFamilyHandle* silences_ = nullptr;
   rocksdb::ColumnFamilyHandle* correlation_ = nullptr;
+  rocksdb::ColumnFamilyHandle* safety_ = nullptr;
   rocksdb::ColumnFamilyHandle* handle(Keyspace ks) const;
   std::vector<Unfinished> unfinished_at_open_;
   std::atomic<std::uint64_t> records_{0};

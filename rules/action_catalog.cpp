@@ -356,6 +356,7 @@ void parse_action(const YAML::Node& node, const std::string& path, const std::st
   CatalogAction a;
   a.file = file;
   a.line = node.Mark().line + 1;
+  a.where = ConfigError{file, a.line, node.Mark().column + 1, path, ""};
   if (auto name = m.string("name", true)) {
     if (!RE2::FullMatch(*name, action_name_re())) {
       errors.add(m.node("name"), m.child_path("name"),

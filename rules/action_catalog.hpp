@@ -68,7 +68,8 @@ struct CatalogAction {
   int line = 0;
   std::vector<ParamSpec> params;
   std::vector<CommandTemplate> commands;
-  std::optional<CommandPolicy> policy;  // replaces the global policy when set
+  std::optional<CommandPolicy> policy;  // narrows the global ssh.policy when set
+  ConfigError where;                    // the action's entry, for checks against the daemon config
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::uint64_t> output_limit;
   std::optional<OutputFilter> redact;  // applied after the global redaction

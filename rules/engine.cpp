@@ -476,17 +476,39 @@ struct Engine::Impl {
   bool make_room(std::uint32_t r) {
     RuleInfo& ri = info[r];
     while (ri.tracked >= ri.max_groups || total_tracked() >= limits.max_tracked) {
-      if (!evict_oldest(r)) return false;
+      if (!evict_oldest(r)) {
+        if (observer) observer->on_state_unavailable(r);
+        return false;
+      }
     }
     return true;
   }
 
+  // State that keeps an action from running again: a throttle still running,
+  // or an incident already fired (dedup). Evicting it would let a flood of
+  // new groups re-run a real group's action, so it goes last: never.
+  bool guards_action(const GroupState& gs, TimePoint now) const {
+    if (now < gs.throttled_until || gs.fired) return true;
+    return std::any_of(gs.entries.begin(), gs.entries.end(), [](const Entry& e) { return e.fired; });
+  }
+
+  // Evicts the oldest of rule r's entries that guards no action. Guarding
+  // ones met on the way go to the back of the queue; at most kEvictScan are
+  // looked at per call, so a table full of guards costs bounded time and the
+  // new state is simply not kept.
+  static constexpr std::size_t kEvictScan = 256;
   bool evict_oldest(std::uint32_t r) {
     RuleInfo& ri = info[r];
-    while (!ri.order.empty()) {
+    const TimePoint now = clock.now();
+    for (std::size_t scanned = 0; !ri.order.empty() && scanned < kEvictScan;) {
       std::uint64_t key = ri.order.front();
       ri.order.pop_front();
       if (auto it = group_state.find(key); it != group_state.end() && it->second.rule == r) {
+        ++scanned;
+        if (guards_action(it->second, now)) {
+          ri.order.push_back(key);
+          continue;
+        }
         erase_group(it);
       } else if (auto at = active.find(key); at != active.end() && at->second.rule == r) {
         erase_alert(at);
@@ -559,16 +581,16 @@ struct Engine::Impl {
     const Rule& rule = rules.rules[r];
     TimePoint now = clock.now();
     if (rule.throttle.count() > 0) {
+      // Fails closed: an action whose throttle cannot be remembered does not run.
       GroupState* gs = group_for(r, key);
-      if (gs) {
-        gs->last_seen = now;
-        if (now < gs->throttled_until) {
-          if (observer) observer->on_throttled(r);
-          return;
-        }
-        gs->throttled_until = now + rule.throttle;
-        touch(key, *gs);
+      if (!gs) return;
+      gs->last_seen = now;
+      if (now < gs->throttled_until) {
+        if (observer) observer->on_throttled(r);
+        return;
       }
+      gs->throttled_until = now + rule.throttle;
+      touch(key, *gs);
     }
     Decision& d = out.emplace_back();
     d.rule = r;

@@ -46,6 +46,10 @@ class EngineObserver {
   virtual void on_throttled(std::uint32_t rule) = 0;
   virtual void on_inhibited(std::uint32_t /*inhibit_rule*/) {}
   virtual void on_evicted(std::uint32_t /*rule*/) {}
+  // An event the rule matched but could not track, so it neither counts nor
+  // acts: every slot of the rule (or of the engine) holds state that guards
+  // an action. Fails closed: an action whose throttle cannot be kept does not run.
+  virtual void on_state_unavailable(std::uint32_t /*rule*/) {}
 };
 
 struct EngineOptions {
@@ -54,7 +58,10 @@ struct EngineOptions {
   // partitioned by. Empty: the alert's fingerprint.
   std::vector<std::string> shard_by;
   // Groups (or alerts, for rules without correlation) one rule may track;
-  // a rule's `max_groups` overrides it. The oldest is evicted beyond it.
+  // a rule's `max_groups` overrides it. Beyond it the oldest state that
+  // guards no action (no running throttle, no fired incident) is evicted;
+  // when there is none, the new state is not kept and a throttled rule does
+  // not act.
   std::size_t max_groups_per_rule = 100'000;
   std::size_t max_tracked = 2'000'000;  // all rules together
   // How long after its last arrival an all_of/sequence member may still

@@ -34,7 +34,8 @@ struct SshAction {
   ParamPatterns params;
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::uint64_t> output_limit;
-  std::optional<CommandPolicy> policy;  // replaces the global policy when set
+  std::optional<CommandPolicy> policy;  // narrows the global ssh.policy when set
+  ConfigError where;                    // locates load-time checks against the daemon config
 };
 
 struct LogAction {

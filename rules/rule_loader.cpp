@@ -191,6 +191,7 @@ std::optional<SshAction> parse_ssh(const YAML::Node& node, const std::string& pa
     a.policy = parse_policy(m, interner, errors);
     ok = ok && a.policy.has_value();
   }
+  a.where = ConfigError{errors.file(), node.Mark().line + 1, node.Mark().column + 1, path, ""};
   if (!ok) return std::nullopt;
   return a;
 }

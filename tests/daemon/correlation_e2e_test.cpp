@@ -177,5 +177,35 @@ TEST_F(CorrelationRestart, SigkillKeepsWindowsThrottlesTimersAndSilences) {
   EXPECT_EQ(metric_value(metrics, R"(aiopsd_rule_throttled_total{rule="restart-once"})"), 1);
 }
 
+// The kill switch is safety state: after SIGKILL (and systemd's Restart=)
+// automation an operator paused is still paused, and a resume sticks too.
+TEST_F(CorrelationRestart, SigkillKeepsTheKillSwitch) {
+  auto paused = [&] {
+    HttpClient http(port_);
+    auto r = http.get("/api/v1/automation");
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return json::parse(r.body).at("paused").as_bool();
+  };
+  auto daemon = start();
+  EXPECT_FALSE(paused());
+  {
+    HttpClient http(port_);
+    auto r = http.post("/api/v1/automation/pause", "");
+    ASSERT_EQ(r.status, 200u) << r.body;
+  }
+  ::kill(daemon->pid(), SIGKILL);
+  daemon->wait_exit(std::chrono::seconds(10));
+  daemon = start();
+  EXPECT_TRUE(paused()) << daemon->log();
+  {
+    HttpClient http(port_);
+    ASSERT_EQ(http.post("/api/v1/automation/resume", "").status, 200u);
+  }
+  ::kill(daemon->pid(), SIGKILL);
+  daemon->wait_exit(std::chrono::seconds(10));
+  daemon = start();
+  EXPECT_FALSE(paused()) << daemon->log();
+}
+
 }  // namespace
 }  // namespace aiopsd::testing

@@ -60,8 +60,8 @@ TEST(SafetyGate, DistinctDeviceLimitLetsKnownDevicesThrough) {
   EXPECT_NE(hold->message.find("2 distinct devices"), std::string::npos) << hold->message;
   // Manual reset: the window passing does not close it; the API does.
   EXPECT_TRUE(gate.admit("r", device("a"), t + 10min));
-  EXPECT_FALSE(gate.reset("rule:nope"));
-  EXPECT_TRUE(gate.reset("global"));
+  EXPECT_EQ(gate.reset("rule:nope"), SafetyGate::ResetResult::kUnknownScope);
+  EXPECT_EQ(gate.reset("global"), SafetyGate::ResetResult::kReset);
   EXPECT_FALSE(gate.admit("r", device("c"), t + 10min));
 }
 
@@ -95,6 +95,87 @@ TEST(SafetyGate, PauseAndMaintenanceHoldWithoutCountingAgainstBreakers) {
   gate.set_paused(false);
   // The breaker saw one run (lab1 after the window), so the next trips it.
   EXPECT_TRUE(gate.admit("r", device("prod1"), t + 2h));
+}
+
+// The kill switch and the breakers survive the process: a crash and restart
+// must not resume paused automation or give a breaker a fresh budget.
+TEST(SafetyGate, KillSwitchAndBreakersSurviveReopen) {
+  TempDir dir;
+  SafetyConfig cfg;
+  cfg.limits.push_back({"global", "", 2, 0, 1h, true, {}});
+  cfg.limits.push_back({"rule:bounce", "bounce", 5, 0, 1h, false, {}});
+  const TP t = std::chrono::system_clock::now();
+  {
+    StateStore store({.path = dir.file("state")});
+    Metrics metrics;
+    SafetyGate gate(cfg, metrics, &store);
+    EXPECT_FALSE(gate.admit("bounce", device("a"), t));
+    EXPECT_TRUE(gate.set_paused(true));
+  }
+  {
+    StateStore store({.path = dir.file("state")});
+    Metrics metrics;
+    SafetyGate gate(cfg, metrics, &store);
+    EXPECT_TRUE(gate.paused());
+    auto p = gate.admit("bounce", device("b"), t + 1s);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->code, "automation_paused");
+    EXPECT_TRUE(gate.set_paused(false));
+    // The run before the restart still counts: one more trips the global breaker.
+    EXPECT_FALSE(gate.admit("bounce", device("b"), t + 2s));
+    auto h = gate.admit("bounce", device("c"), t + 3s);
+    ASSERT_TRUE(h);
+    EXPECT_TRUE(h->tripped_now);
+    EXPECT_EQ(gate.breakers(t + 3s)[1].actions, 2u);  // rule:bounce counted a and b
+  }
+  StateStore store({.path = dir.file("state")});
+  Metrics metrics;
+  SafetyGate gate(cfg, metrics, &store);
+  EXPECT_FALSE(gate.paused());  // resumed before the restart
+  const auto b = gate.breakers(t + 4s);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_TRUE(b[0].open);  // manual reset: stays open across restarts until reset
+  EXPECT_EQ(b[0].actions, 2u);
+  auto h = gate.admit("bounce", device("a"), t + 5s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->code, "breaker_open");
+  EXPECT_EQ(gate.reset("global"), SafetyGate::ResetResult::kReset);
+  EXPECT_FALSE(gate.admit("bounce", device("a"), t + 6s));
+}
+
+// A stored pause wins over the config's `paused: false`; the config's
+// `paused: true` wins over a stored resume (both toward holding).
+TEST(SafetyGate, StoredPauseWinsOverConfig) {
+  TempDir dir;
+  SafetyConfig cfg;
+  {
+    StateStore store({.path = dir.file("state")});
+    Metrics metrics;
+    SafetyGate gate(cfg, metrics, &store);
+    EXPECT_TRUE(gate.set_paused(true));
+  }
+  StateStore store({.path = dir.file("state")});
+  Metrics metrics;
+  SafetyGate gate(cfg, metrics, &store);
+  EXPECT_TRUE(gate.paused());
+  SafetyConfig paused_cfg;
+  paused_cfg.paused = true;
+  EXPECT_TRUE(gate.set_paused(false));
+  Metrics metrics2;
+  SafetyGate gate2(paused_cfg, metrics2, &store);
+  EXPECT_TRUE(gate2.paused());
+}
+
+// Unreadable safety state is not guessed at: automation is held.
+TEST(SafetyGate, CorruptSafetyStatePausesAutomation) {
+  TempDir dir;
+  SafetyConfig cfg;
+  cfg.limits.push_back({"global", "", 2, 0, 1h, false, {}});
+  StateStore store({.path = dir.file("state")});
+  ASSERT_TRUE(store.put(StateStore::Keyspace::kSafety, "breaker/global", R"({"open":"yes"})"));
+  Metrics metrics;
+  SafetyGate gate(cfg, metrics, &store);
+  EXPECT_TRUE(gate.paused());
 }
 
 Approval request(std::string requested_by = "rule:bounce") {

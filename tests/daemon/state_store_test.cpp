@@ -21,9 +21,11 @@ using Clock = StateStore::Clock;
 TEST(StateStore, StartedAndFinishedSurviveReopen) {
   TempDir dir;
   const std::string path = dir.file("state");
+  // The store's clock, not the calendar, decides what the retention deletes.
   const auto t = Clock::time_point(std::chrono::milliseconds(1'795'000'000'123));
+  rules::ManualClock clock(t + std::chrono::hours(1));
   {
-    StateStore s({path});
+    StateStore s({.path = path, .clock = &clock});
     EXPECT_FALSE(s.find("a"));
     ASSERT_TRUE(s.record_started("a", R"({"intent_id":"a","status":"accepted"})"));
     ASSERT_TRUE(s.record_started("b"));
@@ -31,7 +33,7 @@ TEST(StateStore, StartedAndFinishedSurviveReopen) {
     EXPECT_FALSE(s.find("a")->finished);
     EXPECT_TRUE(s.unfinished_at_open().empty());
   }
-  StateStore s({path});
+  StateStore s({.path = path, .clock = &clock});
   ASSERT_TRUE(s.find("a"));
   EXPECT_FALSE(s.find("a")->finished);
   ASSERT_TRUE(s.find("b"));
@@ -139,11 +141,15 @@ TEST(StateStore, RetentionDeletesOnlyOldFinishedIntents) {
   EXPECT_EQ(s.unfinished_at_open(), (std::vector<StateStore::Unfinished>{{"running", ""}}));
 }
 
-// The sweeper applies the retention without being asked.
+// The sweeper applies the retention without being asked, by the store's clock.
 TEST(StateStore, SweeperThreadAppliesRetention) {
   TempDir dir;
-  StateStore s({dir.file("state"), std::chrono::seconds(1), std::chrono::seconds(1)});
+  rules::ManualClock clock;
+  StateStore s({dir.file("state"), std::chrono::hours(1), std::chrono::seconds(1), &clock});
   ASSERT_TRUE(s.record_finished("a", "{}"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(s.find("a"));  // a sweep ran; by the clock, "a" is not an hour old yet
+  clock.advance(2h);
   EXPECT_TRUE(aiopsd::testing::eventually([&] { return !s.find("a"); }, std::chrono::seconds(10)));
   EXPECT_EQ(s.stats().expired, 1u);
 }
@@ -164,12 +170,16 @@ TEST(StateStore, RefinishedIntentKeepsItsNewerRecord) {
 TEST(StateStore, OpenAppliesRetention) {
   TempDir dir;
   const std::string path = dir.file("state");
+  rules::ManualClock clock;
   {
-    StateStore s({path});
-    ASSERT_TRUE(s.record_finished("ancient", "{}", Clock::now() - 8 * 24h));
+    StateStore s({.path = path, .clock = &clock});
+    ASSERT_TRUE(s.record_finished("ancient", "{}"));
+    ASSERT_TRUE(s.record_finished("recent", "{}", clock.now() + 2 * 24h));
   }
-  StateStore s({path});  // default retention: 7 days
+  clock.advance(8 * 24h);
+  StateStore s({.path = path, .clock = &clock});  // default retention: 7 days
   EXPECT_FALSE(s.find("ancient"));
+  EXPECT_TRUE(s.find("recent"));
 }
 
 TEST(StateStore, SecondOpenOfSameDirectoryIsRefusedClearly) {

@@ -6,7 +6,9 @@
 #   sim_device.sh start DIR [PORT]   generate keys (once) and config in DIR, then exec sshd
 #   sim_device.sh stop DIR           stop the sshd started for DIR
 #
-# Before exec, prints port=, user=, key=, known_hosts= lines.
+# Before exec, prints port=, user=, key=, known_hosts=, shell= lines.
+# AIOPSD_SIM_ISOLATION=environment skips the mount namespace (tests of the
+# fallback that non-root users get).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cmd=${1:-}
@@ -51,6 +53,13 @@ PermitRootLogin prohibit-password
 UsePAM no
 AllowUsers $user
 ForceCommand /usr/bin/python3 $here/device_sim.py $dir/commands.log
+# sshd runs ForceCommand through the login shell of \$user; bash started by
+# sshd reads ~/.bashrc even when not interactive. The host's rc files must
+# never run here (they may be slow, take locks, or print): HOME points into
+# DIR, SHLVL=1 makes bash skip the rc files it reads for sshd, and
+# ~/.ssh/rc is off. As root, the shell itself is /bin/sh (see below).
+PermitUserRC no
+SetEnv HOME=$dir SHLVL=1
 LogLevel VERBOSE
 X11Forwarding no
 AllowAgentForwarding no
@@ -66,4 +75,18 @@ echo "port=$port"
 echo "user=$user"
 echo "key=$dir/id_ed25519"
 echo "known_hosts=$dir/known_hosts"
+
+# As root, sshd runs in a mount namespace of its own where /etc/passwd gives
+# $user the shell /bin/sh and the home DIR: no rc file of the host's is read,
+# whatever root's shell is, and the host's /etc/passwd is untouched (the bind
+# mount exists only in that namespace and goes away with sshd).
+if [ "${AIOPSD_SIM_ISOLATION:-auto}" = auto ] && [ "$(id -u)" -eq 0 ] && unshare --mount --propagation private true 2>/dev/null; then
+  awk -F: -v OFS=: -v u="$user" -v h="$dir" '$1 == u { $6 = h; $7 = "/bin/sh" } { print }' \
+    /etc/passwd >"$dir/passwd"
+  chmod 644 "$dir/passwd"
+  echo "shell=/bin/sh (private mount namespace)"
+  exec unshare --mount --propagation private -- /bin/sh -c \
+    'mount --bind "$1" /etc/passwd && exec /usr/sbin/sshd -D -e -f "$2"' sh "$dir/passwd" "$dir/sshd_config"
+fi
+echo "shell=$(getent passwd "$user" | cut -d: -f7) (HOME=$dir, SHLVL=1)"
 exec /usr/sbin/sshd -D -e -f "$dir/sshd_config"

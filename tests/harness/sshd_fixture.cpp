@@ -17,7 +17,7 @@ namespace aiopsd::testing {
 
 namespace fs = std::filesystem;
 
-SshdFixture::SshdFixture() {
+SshdFixture::SshdFixture(Isolation isolation) : isolation_(isolation) {
   std::string tmpl = (fs::temp_directory_path() / "aiopsd-sshd-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -33,8 +33,10 @@ SshdFixture::~SshdFixture() {
 
 void SshdFixture::start() {
   const std::string script = std::string(AIOPSD_HARNESS_DIR) + "/sim_device.sh";
+  const char* mode = isolation_ == Isolation::kEnvironment ? "environment" : "auto";
   process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"/bin/bash", script, "start", dir_.string(), std::to_string(port_)},
+      std::vector<std::string>{"/usr/bin/env", fmt::format("AIOPSD_SIM_ISOLATION={}", mode),
+                               "/bin/bash", script, "start", dir_.string(), std::to_string(port_)},
       (dir_ / "sshd.log").string());
   // Bounded wait for the port; give up at once if sshd exited (bad config, port taken).
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);

@@ -16,7 +16,12 @@ namespace aiopsd::testing {
 
 class SshdFixture {
  public:
-  SshdFixture();
+  // How the device is kept from running the host user's shell rc files
+  // (sim_device.sh says why): kAuto takes the private mount namespace with
+  // /bin/sh when running as root and able to, else kEnvironment (HOME in the
+  // fixture directory, SHLVL=1, no ~/.ssh/rc), which kEnvironment forces.
+  enum class Isolation { kAuto, kEnvironment };
+  explicit SshdFixture(Isolation isolation = Isolation::kAuto);
   ~SshdFixture();
   SshdFixture(const SshdFixture&) = delete;
   SshdFixture& operator=(const SshdFixture&) = delete;
@@ -50,6 +55,7 @@ class SshdFixture {
   std::vector<int> connection_pids() const;
   std::filesystem::path dir_;
   std::uint16_t port_ = 0;
+  Isolation isolation_;
   std::unique_ptr<ChildProcess> process_;
 };
 

@@ -57,6 +57,8 @@ class Scenario : public ::testing::Test {
     void on_throttled(std::uint32_t) override { ++throttled; }
     void on_inhibited(std::uint32_t) override { ++inhibited; }
     void on_evicted(std::uint32_t) override { ++evicted; }
+    int state_unavailable = 0;
+    void on_state_unavailable(std::uint32_t) override { ++state_unavailable; }
   } observer_;
   Interner in_;
   RuleSet set_;
@@ -329,6 +331,68 @@ TEST_F(Scenario, GroupsBeyondTheRuleLimitEvictTheOldestAndAreCounted) {
   EXPECT_TRUE(send({{"alertname", "Flap"}, {"device", "a"}, {"n", "2"}}).empty());
   EXPECT_EQ(observer_.evicted, 2);  // b made room for a
   EXPECT_EQ(send({{"alertname", "Flap"}, {"device", "c"}, {"n", "2"}}).size(), 1u);
+}
+
+// A flood of new groups must not evict a real group's running throttle (the
+// same port would be bounced again), and an action whose throttle cannot be
+// kept does not run: the throttle fails closed.
+TEST_F(Scenario, ThrottleStateIsNeverEvictedAndFailsClosedWhenFull) {
+  load(R"(rules:
+  - name: bounce
+    match: {alertname: PortDown}
+    group_by: [device, interface]
+    throttle: {once_within: 1h}
+    max_groups: 4
+    actions: [{log: {message: m}}]
+)");
+  auto port = [](const std::string& device, const std::string& n = "1") {
+    return std::map<std::string, std::string>{
+        {"alertname", "PortDown"}, {"device", device}, {"interface", "1/1/1"}, {"n", n}};
+  };
+  ASSERT_EQ(send(port("real")).size(), 1u);
+  // Three more groups fill the rule (4 slots): each acts once and holds its
+  // throttle; the alerts' dedup records, which guard nothing, made room.
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(send(port("fake" + std::to_string(i))).size(), 1u);
+  EXPECT_EQ(engine_->tracked(0), 4u);
+  // The flood: every further group finds no state it may evict, so it does not act.
+  for (int i = 3; i < 200; ++i) EXPECT_TRUE(send(port("fake" + std::to_string(i))).empty()) << i;
+  EXPECT_EQ(observer_.state_unavailable, 197);
+  EXPECT_EQ(engine_->tracked(0), 4u);
+  // The real port is not bounced again: its throttle is still there.
+  advance(10min);
+  EXPECT_TRUE(send(port("real", "2")).empty());
+  EXPECT_EQ(observer_.state_unavailable, 198);
+  // Once the throttles run out, their state guards nothing and is evicted first.
+  advance(1h);
+  EXPECT_EQ(send(port("new")).size(), 1u);
+  EXPECT_EQ(send(port("real", "3")).size(), 1u);
+}
+
+// Eviction takes state that guards no action first, even when it is newer.
+TEST_F(Scenario, EvictionTakesNewerIdleStateBeforeOlderGuardingState) {
+  load(R"(rules:
+  - name: flaps
+    match: {alertname: Flap}
+    group_by: [device]
+    count: 2
+    window: 10m
+    throttle: {once_within: 1h}
+    max_groups: 2
+    actions: [{log: {message: m}}]
+)");
+  auto flap = [](const std::string& device, const std::string& n) {
+    return std::map<std::string, std::string>{{"alertname", "Flap"}, {"device", device}, {"n", n}};
+  };
+  EXPECT_TRUE(send(flap("a", "1")).empty());
+  ASSERT_EQ(send(flap("a", "2")).size(), 1u);  // a fired: its state guards the action
+  EXPECT_TRUE(send(flap("b", "1")).empty());   // b: one alert in its window, guards nothing
+  EXPECT_TRUE(send(flap("c", "1")).empty());   // evicts b, the newer, not a
+  EXPECT_EQ(observer_.evicted, 1);
+  EXPECT_EQ(engine_->tracked(0), 2u);
+  EXPECT_TRUE(send(flap("a", "3")).empty());
+  EXPECT_TRUE(send(flap("a", "4")).empty());  // the count is reached again: a's throttle holds
+  EXPECT_EQ(observer_.throttled, 1);
+  EXPECT_EQ(observer_.state_unavailable, 0);
 }
 
 TEST_F(Scenario, EngineLimitBoundsEveryRuleTogether) {

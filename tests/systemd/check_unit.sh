@@ -12,6 +12,12 @@ trap 'rm -rf "$tmp"' EXIT
 grep -q "^ExecStart=/.*/bin/aiopsd run --config /etc/aiopsd/aiopsd.yaml$" "$unit"
 if grep -q "@AIOPSD" "$unit"; then echo "unsubstituted placeholder in $unit"; exit 1; fi
 
+# Resource ceilings a production daemon needs (issue 11): descriptors, no core
+# dumps (they would hold secrets and device output), a memory ceiling.
+grep -q "^LimitNOFILE=[0-9]\+$" "$unit" || { echo "no LimitNOFILE in $unit"; exit 1; }
+grep -q "^LimitCORE=0$" "$unit" || { echo "no LimitCORE=0 in $unit"; exit 1; }
+grep -q "^MemoryMax=[0-9]\+[KMG]$" "$unit" || { echo "no MemoryMax in $unit"; exit 1; }
+
 # --offline: no running systemd needed. Exposure is printed as "... level for aiopsd.service: 1.8 OK".
 cp "$unit" "$tmp/aiopsd.service"
 out=$(systemd-analyze security --offline=true --no-pager "$tmp/aiopsd.service" 2>&1)
