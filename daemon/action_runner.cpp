@@ -198,8 +198,15 @@ void ActionRunner::hold(const std::shared_ptr<Outcome>& o, const DeviceConfig& d
   a.requested_by = "rule:" + o->record.rule;
   a.reason = why.code;
   a.reason_message = why.message;
-  auto held = approvals_.hold(std::move(a));
-  if (!held) return fail(*o, "state_store_error", "could not store the approval; nothing was sent");
+  std::string refused;
+  auto held = approvals_.hold(std::move(a), &refused);
+  if (!held) {
+    return fail(*o, refused,
+                refused == "approvals_full"
+                    ? fmt::format("held ({}) but {} approvals are already pending; nothing was sent",
+                                  why.code, approvals_.pending())
+                    : "could not store the approval; nothing was sent");
+  }
   o->index = kHeld;
   o->record.approval_id = held->id;
   o->record.error_code = why.code;

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "daemon/browser_guard.hpp"
 #include "rules/event.hpp"
 
 namespace aiopsd::daemon {
@@ -72,6 +73,9 @@ HttpResponse AdminRoutes::error(const HttpRequest& req, http::status status, std
 }
 
 HttpResponse AdminRoutes::handle(HttpRequest& req, const RequestContext& context) {
+  if (auto refused = browser_refusal(req)) {
+    return error(req, refused->status, refused->code, refused->message);
+  }
   const std::string_view path = path_of(req.target());
   if (path == "/-/reload") {
     if (req.method() != http::verb::post)

@@ -267,6 +267,7 @@ void App::start() {
   s.audit = std::make_unique<AuditLog>(cfg.audit_path);
   ssh::ExecutorOptions eo;
   eo.max_sessions = cfg.ssh.max_sessions;
+  eo.max_queued = cfg.ssh.max_queued;
   eo.max_idle_sessions = cfg.ssh.max_idle_sessions;
   eo.on_active_sessions = [m = &s.metrics](std::size_t n) {
     m->ssh_sessions_active.Set(static_cast<double>(n));
@@ -299,7 +300,9 @@ void App::start() {
     s.escalations.attach_webhook(s.webhook.get());
   }
   s.approvals = std::make_unique<ApprovalBook>(
-      s.state.get(), ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes},
+      s.state.get(),
+      ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes,
+                            cfg.safety.max_pending_approvals},
       [&s](const Approval& a) { s.on_decided(a); });
   s.metrics.approvals_pending.Set(static_cast<double>(s.approvals->pending()));
   for (const auto& [name, r] : cfg.webhooks) {
@@ -404,12 +407,14 @@ void keep_running_values(Config& next, const Config& running) {
   };
   keep(next.server.address, running.server.address, "server.listen");
   keep(next.server.port, running.server.port, "server.listen");
+  keep(next.server.max_connections, running.server.max_connections, "server.max_connections");
   keep(next.audit_path, running.audit_path, "audit.path");
   keep(next.state.path, running.state.path, "state");
   keep(next.engine.queue_capacity, running.engine.queue_capacity, "engine.queue_capacity");
   keep(next.engine.max_labels, running.engine.max_labels, "engine.max_labels");
   keep(next.engine.workers, running.engine.workers, "engine.workers");
   keep(next.ssh.max_sessions, running.ssh.max_sessions, "ssh.max_sessions");
+  keep(next.ssh.max_queued, running.ssh.max_queued, "ssh.max_queued");
   keep(next.ssh.max_idle_sessions, running.ssh.max_idle_sessions, "ssh.max_idle_sessions");
   if (next.kafka.enabled != running.kafka.enabled || next.kafka.brokers != running.kafka.brokers ||
       next.kafka.group_id != running.kafka.group_id)
@@ -473,6 +478,7 @@ std::uint16_t App::http_port() const { return impl_->port; }
 bool App::ready() const { return impl_->running.load(); }
 const Config& App::config() const { return *impl_->config; }
 Metrics& App::metrics() { return impl_->metrics; }
+StateStore* App::state_store() { return impl_->state.get(); }
 
 bool App::wait_idle(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -19,6 +19,8 @@
 
 namespace aiopsd::daemon {
 
+class StateStore;
+
 struct Metrics;
 
 struct AppOptions {
@@ -58,6 +60,8 @@ class App {
   bool ready() const;
   const Config& config() const;
   Metrics& metrics();
+  // The durable state store (nullptr without state.path); for tests and tools.
+  StateStore* state_store();
   // True once the queue is empty and no action is in flight (tests).
   bool wait_idle(std::chrono::milliseconds timeout);
   // The Kafka bootstrap address in use (the embedded cluster's when

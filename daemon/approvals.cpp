@@ -84,6 +84,7 @@ std::string to_json(const Approval& a) {
     o["intent_id"] = a.intent_id;
     o["correlation_id"] = a.correlation_id;
     o["environment"] = a.environment;
+    if (a.deadline) o["deadline"] = time_text(*a.deadline);
   }
   if (a.status != Approval::Status::kPending) {
     o["decided_by"] = a.decided_by;
@@ -118,6 +119,7 @@ std::optional<Approval> approval_from_json(std::string_view text_json) {
   a.intent_id = text(o, "intent_id");
   a.correlation_id = text(o, "correlation_id");
   a.environment = text(o, "environment");
+  if (o.contains("deadline")) a.deadline = parse_time(o, "deadline");
   if (const auto* d = o.if_contains("dry_run"); d && d->is_bool()) a.dry_run = d->get_bool();
   const std::string status = text(o, "status");
   for (std::size_t i = 0; i < kStatusNames.size(); ++i)
@@ -149,12 +151,19 @@ bool ApprovalBook::persist(const Approval& a) {
   return store_ == nullptr || store_->put(StateStore::Keyspace::kApprovals, a.id, to_json(a));
 }
 
-std::optional<Approval> ApprovalBook::hold(Approval a) {
+std::optional<Approval> ApprovalBook::hold(Approval a, std::string* why) {
+  auto refuse = [&](const char* code) {
+    if (why) *why = code;
+    return std::nullopt;
+  };
   a.id = new_id();
   a.status = Approval::Status::kPending;
   a.created_at = Clock::now();
   a.expires_at = a.created_at + options_.timeout;
-  if (!persist(a)) return std::nullopt;
+  // Held across the store write, so concurrent holds cannot pass the bound together.
+  std::lock_guard admit(hold_mu_);
+  if (pending() >= options_.max_pending) return refuse("approvals_full");
+  if (!persist(a)) return refuse("state_store_error");
   std::lock_guard lock(mu_);
   if (!a.intent_id.empty()) by_intent_[a.intent_id] = a.id;
   intents_held_ = by_intent_.size();

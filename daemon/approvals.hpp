@@ -44,6 +44,9 @@ struct Approval {
   std::string intent_id;       // kIntent
   std::string correlation_id;  // kIntent
   std::string environment;     // kIntent
+  // kIntent: the intent's deadline; an approval that comes after it does
+  // not run the intent (status expired).
+  std::optional<TimePoint> deadline;
   bool dry_run = false;
   TimePoint created_at{};
   TimePoint expires_at{};
@@ -67,13 +70,15 @@ class ApprovalBook {
   struct Options {
     std::chrono::seconds timeout = std::chrono::minutes(15);
     bool four_eyes = true;
+    std::size_t max_pending = 1000;
   };
 
   ApprovalBook(StateStore* store, Options options, OnDecided on_decided);
 
   // Persists a new pending approval (id, created_at and expires_at are set
-  // here) and returns it; nullopt when it could not be stored.
-  std::optional<Approval> hold(Approval a);
+  // here) and returns it; nullopt when it could not be kept, with `why` set
+  // to approvals_full (max_pending are waiting) or state_store_error.
+  std::optional<Approval> hold(Approval a, std::string* why = nullptr);
 
   enum class Refusal { kNotFound, kNotPending, kSelfApproval, kNotStored };
   struct Decision {
@@ -99,6 +104,7 @@ class ApprovalBook {
   StateStore* store_;  // null: in memory only (tests)
   Options options_;
   OnDecided on_decided_;
+  std::mutex hold_mu_;  // serializes hold(): the bound is checked and taken together
   mutable std::mutex mu_;
   std::map<std::string, Approval, std::less<>> approvals_;
   std::map<std::string, std::string, std::less<>> by_intent_;  // intent_id -> approval id

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <boost/asio/ip/address.hpp>
 #include <set>
 
 #include "connectors/alertmanager/rfc3339.hpp"
@@ -303,11 +304,13 @@ void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
 void parse_ssh(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("ssh")) return;
   YamlMap m(top.node("ssh"), "ssh", errors,
-            {"max_sessions", "max_idle_sessions", "idle_timeout", "connect_timeout",
+            {"max_sessions", "max_queued", "max_idle_sessions", "idle_timeout", "connect_timeout",
              "command_timeout", "output_limit", "known_hosts", "redact", "policy"});
   if (!m.valid()) return;
   if (auto v = m.integer("max_sessions", 1, 100'000))
     cfg.ssh.max_sessions = static_cast<std::size_t>(*v);
+  if (auto v = m.integer("max_queued", 1, 10'000'000))
+    cfg.ssh.max_queued = static_cast<std::size_t>(*v);
   if (auto v = m.integer("max_idle_sessions", 0, 100'000))
     cfg.ssh.max_idle_sessions = static_cast<std::size_t>(*v);
   if (auto v = m.duration("idle_timeout")) {
@@ -467,7 +470,7 @@ void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigEr
   if (!top.has("kafka")) return;
   YamlMap m(top.node("kafka"), "kafka", errors,
             {"brokers", "bootstrap_file", "group_id", "topics", "properties", "embedded_partitions",
-             "max_message_bytes"});
+             "max_message_bytes", "max_intent_age"});
   if (!m.valid()) return;
   KafkaConfig& k = cfg.kafka;
   k.enabled = true;
@@ -480,6 +483,8 @@ void parse_kafka(const YamlMap& top, const fs::path& base, Config& cfg, ConfigEr
   if (auto p = m.integer("embedded_partitions", 1, 256))
     k.embedded_partitions = static_cast<int>(*p);
   if (auto v = m.size("max_message_bytes")) k.max_message_bytes = *v;
+  if (auto v = m.duration("max_intent_age"))
+    k.max_intent_age = std::chrono::duration_cast<std::chrono::seconds>(*v);
   if (m.has("topics")) {
     YamlMap tm(m.node("topics"), "kafka.topics", errors,
                {"intents", "results", "dead_letter", "alerts", "approvals", "escalations"});
@@ -570,11 +575,14 @@ void parse_maintenance(const YAML::Node& node, const std::string& path, SafetyCo
 void parse_safety(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("safety")) return;
   YamlMap m(top.node("safety"), "safety", errors,
-            {"paused", "approval_timeout", "four_eyes", "limits", "maintenance", "webhook"});
+            {"paused", "approval_timeout", "four_eyes", "max_pending_approvals", "limits",
+             "maintenance", "webhook"});
   if (!m.valid()) return;
   SafetyConfig& s = cfg.safety;
   if (auto p = m.boolean("paused")) s.paused = *p;
   if (auto f = m.boolean("four_eyes")) s.four_eyes = *f;
+  if (auto v = m.integer("max_pending_approvals", 1, 1'000'000))
+    s.max_pending_approvals = static_cast<std::size_t>(*v);
   if (auto t = m.duration("approval_timeout")) {
     if (*t < std::chrono::seconds(1)) {
       errors.add(m.node("approval_timeout"), m.child_path("approval_timeout"),
@@ -800,6 +808,22 @@ std::unique_ptr<Config> load_config(const std::string& path, ConfigErrors& error
   check_escalation_actions(*cfg, errors);
   if (!errors.empty()) return nullptr;
   return cfg;
+}
+
+std::vector<rules::LintWarning> config_warnings(const Config& cfg) {
+  std::vector<rules::LintWarning> out;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(cfg.server.address, ec);
+  const bool loopback = ec ? cfg.server.address == "localhost" : address.is_loopback();
+  const bool authenticated = cfg.server.auth.enabled() || !cfg.server.tls.client_ca_file.empty();
+  if (!loopback && !authenticated) {
+    out.push_back({cfg.path, 0, "", "server.listen",
+                   fmt::format("'{}' is reachable beyond this host and server.auth has no tokens "
+                               "(nor server.tls a client CA): anyone who reaches it can post "
+                               "alerts, approve actions and resume automation",
+                               cfg.server.address)});
+  }
+  return out;
 }
 
 }  // namespace aiopsd::daemon

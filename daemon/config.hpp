@@ -18,6 +18,7 @@
 #include "rules/engine.hpp"
 #include "rules/output_filter.hpp"
 #include "rules/rule.hpp"
+#include "rules/rule_lint.hpp"
 
 namespace aiopsd::daemon {
 
@@ -80,6 +81,7 @@ struct EngineConfig {
 
 struct SshConfig {
   std::size_t max_sessions = 64;
+  std::size_t max_queued = 10'000;  // jobs waiting for a session; beyond it refused (queue_full)
   std::size_t max_idle_sessions = 256;  // warm pool size; limits.idle_timeout how long
   ssh::Limits limits;
   std::string known_hosts;  // default for devices that do not set their own
@@ -112,6 +114,11 @@ struct KafkaConfig {
   KafkaTopics topics;
   std::map<std::string, KafkaProperty> properties;
   std::uint64_t max_message_bytes = 1024 * 1024;
+  // An intent whose record is older than this is not run (status expired,
+  // code too_old): a consumer group starting from the earliest offset, or
+  // one that was down for a day, must not replay yesterday's requests.
+  // 0: no limit.
+  std::chrono::seconds max_intent_age = std::chrono::hours(1);
 };
 
 struct StateConfig {
@@ -144,6 +151,10 @@ struct SafetyConfig {
   bool paused = false;  // the kill switch's state at start
   std::chrono::seconds approval_timeout = std::chrono::minutes(15);
   bool four_eyes = true;  // a requester cannot approve their own request
+  // Pending approvals kept at most: a flood of held actions (an open breaker,
+  // paused automation) must not grow memory and the store without bound.
+  // Beyond it a held action is refused (nothing sent, counted, audited).
+  std::size_t max_pending_approvals = 1000;
   std::vector<BreakerConfig> limits;
   std::vector<MaintenanceWindow> maintenance;
   std::string webhook_url;      // escalation records are POSTed here too
@@ -193,5 +204,11 @@ std::unique_ptr<Config> load_config(const std::string& path, rules::ConfigErrors
                                     std::shared_ptr<rules::Interner> interner = nullptr);
 
 std::string_view to_string(LogLevel level);
+
+// Settings that load but that an operator should hear about: the listener
+// reachable beyond loopback with no authentication (anyone who can reach it
+// can post alerts, approve and resume automation). `aiopsd check` prints
+// them; `aiopsd run` logs them at start.
+std::vector<rules::LintWarning> config_warnings(const Config& cfg);
 
 }  // namespace aiopsd::daemon

@@ -32,6 +32,7 @@ struct IntentService::Job {
   const DeviceConfig* device = nullptr;
   std::vector<std::string> commands;
   bool dry_run = false;
+  bool start_attempted = false;   // the job left the SSH queue (io thread)
   bool start_recorded = false;    // set on the SSH io thread before the session opens
   bool expired_in_queue = false;  // the deadline passed while queued: nothing sent
   std::mutex mu;                  // guards dones: redeliveries may join from the consumer thread
@@ -172,7 +173,8 @@ void IntentService::handle(const kafka::Message& m, std::function<void()> done) 
   job->intent = std::move(*decoded.intent);
   const std::string& id = job->intent.intent_id;
 
-  if (auto stored = state_.find(id); stored && stored->finished) {
+  const auto stored = state_.find(id);
+  if (stored && stored->finished) {
     log::info("intent", "intent {} already finished: republishing its result", id);
     return publish(config_.kafka.topics.results, id, stored->result, {},
                    [this, job] { complete(job); });
@@ -184,6 +186,15 @@ void IntentService::handle(const kafka::Message& m, std::function<void()> done) 
     log::info("intent", "intent {} was already decided ({}); not run again", id,
               to_string(held->status));
     return complete(job);
+  }
+  if (auto age = too_old(m)) {
+    return finish(job, Outcome{"expired",
+                               "too_old",
+                               "",
+                               fmt::format("the intent was produced {}s ago; intents older than "
+                                           "kafka.max_intent_age ({}s) are not run",
+                                           age->count(), config_.kafka.max_intent_age.count()),
+                               {}});
   }
   {
     std::lock_guard lock(mu_);
@@ -197,7 +208,32 @@ void IntentService::handle(const kafka::Message& m, std::function<void()> done) 
       }
     }
   }
+  if (auto now = state_.find(id)) {
+    if (now->finished) {  // it finished while this delivery was being checked
+      return publish(config_.kafka.topics.results, id, now->result, {},
+                     [this, job] { complete(job); });
+    }
+    // Started, and not running here: its final record could not be written
+    // (or a process died mid-way and the restart report failed). It may have
+    // reached the device; at most once means it is not run again.
+    return finish(job, Outcome{"interrupted",
+                               "interrupted",
+                               "",
+                               "this intent was started before and its result was never "
+                               "recorded; it may be partly applied and is not re-run: check "
+                               "the device",
+                               {}});
+  }
   execute(job);
+}
+
+// The record's age by its Kafka timestamp, when over kafka.max_intent_age.
+std::optional<std::chrono::seconds> IntentService::too_old(const kafka::Message& m) const {
+  if (config_.kafka.max_intent_age.count() == 0 || m.timestamp_ms < 0) return std::nullopt;
+  const auto produced = Clock::time_point(std::chrono::milliseconds(m.timestamp_ms));
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - produced);
+  if (age <= config_.kafka.max_intent_age) return std::nullopt;
+  return age;
 }
 
 void IntentService::execute(const std::shared_ptr<Job>& job) {
@@ -245,12 +281,18 @@ void IntentService::hold(const std::shared_ptr<Job>& job) {
   a.intent_id = in.intent_id;
   a.correlation_id = in.correlation_id;
   a.environment = in.environment;
-  auto held = approvals_.hold(std::move(a));
+  a.deadline = in.deadline;
+  std::string refused;
+  auto held = approvals_.hold(std::move(a), &refused);
   if (!held) {
     return finish(job, Outcome{"failed",
-                               "state_store_error",
+                               refused,
                                "",
-                               "could not store the approval; nothing was sent",
+                               refused == "approvals_full"
+                                   ? fmt::format("{} approvals are already pending; nothing was "
+                                                 "sent (safety.max_pending_approvals)",
+                                                 approvals_.pending())
+                                   : "could not store the approval; nothing was sent",
                                {}});
   }
   metrics_.actions_held.Add({{"reason", "approval_required"}}).Increment();
@@ -309,6 +351,11 @@ void IntentService::decided(const Approval& a) {
   }
   if (auto why = policy_violation(guards_of(*action, *job->config).policy, job->commands))
     return finish(job, Outcome{"rejected", "policy_violation", "action", std::move(*why), {}});
+  // An approval does not lift the intent's other conditions: its deadline
+  // still holds, and so does the dry-run switch as it is now.
+  job->intent.deadline = a.deadline;
+  if (a.deadline && Clock::now() > *a.deadline) return finish(job, expired(*job));
+  job->dry_run = job->config->engine.dry_run;
   launch(job, *action);
 }
 
@@ -338,6 +385,7 @@ void IntentService::launch(const std::shared_ptr<Job>& job,
       return false;
     }
     job->started_at = Clock::now();
+    job->start_attempted = true;
     job->start_recorded = state_.record_started(
         job->intent.intent_id, result_document(*job, Outcome{"accepted", "", "", "", {}}));
     return job->start_recorded;
@@ -348,6 +396,11 @@ void IntentService::launch(const std::shared_ptr<Job>& job,
       [this, job, redact = guards.redact](const ssh::ExecResult& r) {
         if (job->expired_in_queue) {
           return finish(job, expired(*job));
+        }
+        if (!job->start_recorded && !job->start_attempted) {
+          // Never left the queue (queue_full, or cancelled at shutdown): nothing was sent.
+          return finish(job, Outcome{"failed", std::string(ssh::to_string(r.error)), "",
+                                     r.error_message, {}});
         }
         if (!job->start_recorded) {
           return finish(job, Outcome{"failed",
@@ -377,20 +430,19 @@ void IntentService::reject(const std::shared_ptr<Job>& job, std::string code, st
   Outcome o{"rejected", std::move(code), std::move(field), std::move(message), {}};
   if (!dead_letter) return finish(job, o);
   metrics_.dead_letters.Add({{"reason", o.error_code}}).Increment();
-  // Called from handle(): raw_value still views the consumer's message; keep a copy.
-  std::string raw(job->raw_value);
+  // Called from handle(): raw_value still views the consumer's message; keep a (bounded) copy.
+  DeadLetter dead = make_dead_letter(job->raw_value, o.error_code, o.error_message, job->topic,
+                                     job->partition, job->offset);
   std::string doc = result_document(*job, o);
-  count_and_audit(*job, o, [this, job, o, raw = std::move(raw), doc = std::move(doc)]() mutable {
+  count_and_audit(*job, o, [this, job, dead = std::move(dead), doc = std::move(doc)]() mutable {
     // The result and the dead letter must both be acknowledged before the offset moves.
     auto pending = std::make_shared<std::atomic<int>>(2);
     auto one_acked = [this, job, pending] {
       if (--*pending == 0) complete(job);
     };
     publish(config_.kafka.topics.results, job->id(), std::move(doc), {}, one_acked);
-    publish(
-        config_.kafka.topics.dead_letter, job->id(), std::move(raw),
-        dead_letter_headers(o.error_code, o.error_message, job->topic, job->partition, job->offset),
-        one_acked);
+    publish(config_.kafka.topics.dead_letter, job->id(), std::move(dead.value),
+            std::move(dead.headers), one_acked);
   });
 }
 

@@ -66,6 +66,7 @@ class IntentService {
   void reject(const std::shared_ptr<Job>& job, std::string code, std::string field,
               std::string message, bool dead_letter);
   void execute(const std::shared_ptr<Job>& job);
+  std::optional<std::chrono::seconds> too_old(const kafka::Message& m) const;
   // Checks passed (and approval given, if needed): dry run, or onto the device.
   void launch(const std::shared_ptr<Job>& job, const rules::CatalogAction& action);
   void hold(const std::shared_ptr<Job>& job);

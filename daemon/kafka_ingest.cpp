@@ -89,9 +89,9 @@ void KafkaIngest::dead_letter(const kafka::Message& m, std::string_view code,
                               std::string_view message) {
   log::warn("kafka", "{}/{}@{}: {}: {}", m.topic, m.partition, m.offset, code, message);
   metrics_.dead_letters.Add({{"reason", std::string(code)}}).Increment();
+  DeadLetter d = make_dead_letter(m.value, code, message, m.topic, m.partition, m.offset);
   publish_until_acked(producer_, metrics_, config_.kafka.topics.dead_letter, std::string(m.key),
-                      std::string(m.value),
-                      dead_letter_headers(code, message, m.topic, m.partition, m.offset),
+                      std::move(d.value), std::move(d.headers),
                       [this, topic = std::string(m.topic), p = m.partition, o = m.offset] {
                         consumer_.done(topic, p, o);
                       });

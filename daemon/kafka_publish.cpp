@@ -33,14 +33,18 @@ void publish_until_acked(kafka::Producer& producer, Metrics& metrics, std::strin
   (*attempt)();
 }
 
-std::vector<kafka::Header> dead_letter_headers(std::string_view code, std::string_view message,
-                                               std::string_view topic, std::int32_t partition,
-                                               std::int64_t offset) {
-  return {{"aiopsd.error.code", std::string(code)},
-          {"aiopsd.error.message", std::string(message)},
-          {"aiopsd.source.topic", std::string(topic)},
-          {"aiopsd.source.partition", std::to_string(partition)},
-          {"aiopsd.source.offset", std::to_string(offset)}};
+DeadLetter make_dead_letter(std::string_view raw, std::string_view code, std::string_view message,
+                            std::string_view topic, std::int32_t partition, std::int64_t offset) {
+  DeadLetter d;
+  d.value = std::string(raw.substr(0, kDeadLetterMaxBytes));
+  d.headers = {{"aiopsd.error.code", std::string(code)},
+               {"aiopsd.error.message", std::string(message.substr(0, 4096))},
+               {"aiopsd.source.topic", std::string(topic)},
+               {"aiopsd.source.partition", std::to_string(partition)},
+               {"aiopsd.source.offset", std::to_string(offset)}};
+  if (raw.size() > kDeadLetterMaxBytes)
+    d.headers.push_back({"aiopsd.truncated", std::to_string(raw.size())});
+  return d;
 }
 
 }  // namespace aiopsd::daemon

@@ -129,6 +129,8 @@ std::unique_ptr<Config> load_or_report(const std::string& path) {
 int run(const std::string& path) {
   auto cfg = load_or_report(path);
   if (!cfg) return 1;
+  for (const auto& w : aiopsd::daemon::config_warnings(*cfg))
+    aiopsd::daemon::log::warn("config", "{}: {}", w.path, w.message);
   // Block the stop signals in every thread; this one waits for them.
   sigset_t set;
   sigemptyset(&set);
@@ -307,7 +309,8 @@ int main(int argc, char** argv) {
     if (cmd == "run") return run(path);
     auto cfg = load_or_report(path);
     if (!cfg) return 1;
-    const auto warnings = aiopsd::rules::lint(cfg->rules);
+    auto warnings = aiopsd::daemon::config_warnings(*cfg);
+    for (auto& w : aiopsd::rules::lint(cfg->rules)) warnings.push_back(std::move(w));
     for (const auto& w : warnings) fmt::print(stderr, "{}\n", w.to_string());
     if (strict && !warnings.empty()) {
       fmt::print(stderr, "{}: {} warnings, failing (--strict)\n", path, warnings.size());

@@ -474,6 +474,7 @@ struct Consumer::Impl {
       msg.topic = topic;
       msg.partition = m->partition;
       msg.offset = m->offset;
+      msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
       if (m->key != nullptr)
         msg.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
       if (m->payload != nullptr)

@@ -91,6 +91,9 @@ struct Message {
   std::int64_t offset = 0;
   std::string_view key;
   std::string_view value;
+  // The record's timestamp (producer's create time or the broker's append
+  // time), in ms since the epoch; -1 when the record has none.
+  std::int64_t timestamp_ms = -1;
 };
 
 struct PartitionLag {

@@ -51,6 +51,8 @@ std::string_view to_string(ErrorCode code) {
       return "timeout";
     case ErrorCode::kCancelled:
       return "cancelled";
+    case ErrorCode::kQueueFull:
+      return "queue_full";
   }
   return "unknown";
 }
@@ -752,7 +754,19 @@ SshExecutor::~SshExecutor() {
 
 void SshExecutor::submit(Device device, std::vector<std::string> commands, Limits limits, Done done,
                          Starting starting) {
-  ++impl_->queued;
+  if (impl_->queued.fetch_add(1) >= impl_->options.max_queued) {
+    --impl_->queued;
+    ExecResult r;
+    r.error = ErrorCode::kQueueFull;
+    r.retryable = true;
+    r.error_message = fmt::format("{}: {} jobs are already waiting for a session (max_queued); "
+                                  "refused, nothing sent",
+                                  device.name, impl_->options.max_queued);
+    asio::post(impl_->io, [done = std::move(done), r = std::move(r)]() mutable {
+      if (done) done(std::move(r));
+    });
+    return;
+  }
   asio::post(impl_->io,
              [impl = impl_, job = Impl::Job{std::move(device), std::move(commands), limits,
                                             std::move(done), std::move(starting)}]() mutable {

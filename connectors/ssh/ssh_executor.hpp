@@ -70,6 +70,7 @@ enum class ErrorCode : std::uint8_t {
   kCredentialError,  // secret could not be read (env var unset, file missing)
   kTimeout,
   kCancelled,  // cancel_queued() before the job ran
+  kQueueFull,  // max_queued jobs were already waiting: refused, nothing sent (retryable)
 };
 std::string_view to_string(ErrorCode code);  // "ssh_error", "host_key_mismatch", ...
 
@@ -118,6 +119,9 @@ struct CommandSent {
 
 struct ExecutorOptions {
   std::size_t max_sessions = 64;
+  // Jobs waiting for a session, in all: beyond it submit() refuses at once
+  // (kQueueFull) instead of queueing without bound behind slow devices.
+  std::size_t max_queued = 10'000;
   // Sessions kept open between jobs, in all; when full the least recently
   // used one closes. 0: no pool. They do not count against max_sessions.
   std::size_t max_idle_sessions = 256;

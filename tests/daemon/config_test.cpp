@@ -197,6 +197,73 @@ TEST(AiopsdBinary, CheckWarnsAboutRulesButExitsZeroUnlessStrict) {
   EXPECT_EQ(strict_out.find("OK"), std::string::npos) << strict_out;
 }
 
+// The listener beyond loopback with no authentication loads, but is warned about.
+TEST(AiopsdBinary, CheckWarnsAboutAnUnauthenticatedListenerBeyondLoopback) {
+  TempDir dir;
+  dir.write("rules.yaml", "rules: []\n");
+  const std::string open = dir.write(
+      "open.yaml", "server: {listen: \"0.0.0.0:9095\"}\naudit: {path: a.log}\nrules: [rules.yaml]\n");
+  auto [code, out] = run_binary("check --config " + open);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find(open + ":0: warning: server.listen: '0.0.0.0' is reachable beyond this host "
+                            "and server.auth has no tokens"),
+            std::string::npos)
+      << out;
+  for (const char* listen : {"127.0.0.1:9095", "[::1]:9095", "localhost:9095"}) {
+    const std::string local = dir.write(
+        "local.yaml", fmt::format("server: {{listen: \"{}\"}}\naudit: {{path: a.log}}\nrules: "
+                                  "[rules.yaml]\n",
+                                  listen));
+    auto [lcode, lout] = run_binary("check --config " + local);
+    EXPECT_EQ(lcode, 0) << lout;
+    EXPECT_EQ(lout.find("warning"), std::string::npos) << listen << ": " << lout;
+  }
+}
+
+// Every SSH action runs under an allow list: the global one (a ceiling) or its own.
+TEST(Config, SshActionWithoutAnyAllowListIsRefused) {
+  TempDir dir;
+  dir.write("catalog.yaml", R"(actions:
+  - name: port-bounce
+    params: {port: {type: string, pattern: '[0-9/]+'}}
+    commands: ["interface {{ params.port }} shutdown"]
+  - name: narrow
+    commands: ["show version"]
+    policy: {allow: ['show version']}
+  - name: deny-only
+    commands: ["show version"]
+    policy: {deny: ['reload']}
+)");
+  const std::string rules = R"(rules:
+  - name: a
+    match: {alertname: X}
+    actions:
+      - ssh: {device: sw1, commands: ["show clock"]}
+      - ssh: {device: sw1, commands: ["show clock"], policy: {allow: ['show clock']}}
+)";
+  const std::string no_policy = "audit: {path: audit.log}\nssh: {known_hosts: kh}\n"
+                                "rules: [rules.yaml]\ncatalog: [catalog.yaml]\n";
+  auto r = load(dir, no_policy, rules);
+  EXPECT_FALSE(r.config);
+  const std::string why =
+      ": no command allow list: set ssh.policy.allow in the daemon config (a ceiling for every "
+      "action) or policy.allow on this action\n";
+  EXPECT_EQ(r.errors, "catalog.yaml:2:5: actions[0].policy.allow" + why +
+                          "catalog.yaml:8:5: actions[2].policy.allow" + why +
+                          "rules.yaml:5:14: rules[0].actions[0].ssh.policy.allow" + why);
+  // A global allow list covers every action; a deny-only global does not.
+  auto deny_only = load(dir,
+                        "audit: {path: audit.log}\nssh: {known_hosts: kh, policy: {deny: [x]}}\n"
+                        "rules: [rules.yaml]\ncatalog: [catalog.yaml]\n",
+                        rules);
+  EXPECT_FALSE(deny_only.config);
+  auto global = load(dir,
+                     "audit: {path: audit.log}\nssh: {known_hosts: kh, policy: {allow: ['.*']}}\n"
+                     "rules: [rules.yaml]\ncatalog: [catalog.yaml]\n",
+                     rules);
+  EXPECT_TRUE(global.config) << global.errors;
+}
+
 TEST(AiopsdBinary, HelpAndVersion) {
   for (const char* sub : {"run --help", "check --help", "version --help", "--help"}) {
     auto [code, out] = run_binary(sub);

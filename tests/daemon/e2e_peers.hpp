@@ -26,13 +26,18 @@ struct Peer {
   std::string script = std::string(AIOPSD_SOURCE_DIR) + "/tests/harness/kafka_peer.py";
 };
 
-// Produces (key, value) pairs with python3-kafka.
+// Produces (key, value) pairs with python3-kafka; with `timestamp_ms`, every
+// record carries that create time instead of now.
 inline void produce(const std::string& bootstrap, const std::string& topic,
-                    const std::vector<std::pair<std::string, std::string>>& messages) {
+                    const std::vector<std::pair<std::string, std::string>>& messages,
+                    std::optional<std::int64_t> timestamp_ms = std::nullopt) {
   TempDir dir;
   std::ofstream in(dir.file("in.jsonl"));
-  for (const auto& [k, v] : messages)
-    in << boost::json::serialize(boost::json::object{{"key", k}, {"value", v}}) << '\n';
+  for (const auto& [k, v] : messages) {
+    boost::json::object line{{"key", k}, {"value", v}};
+    if (timestamp_ms) line["timestamp_ms"] = *timestamp_ms;
+    in << boost::json::serialize(line) << '\n';
+  }
   in.close();
   const std::string cmd =
       fmt::format("timeout 120 /usr/bin/python3 {} produce {} {} < {} > {} 2>&1", Peer{}.script,
@@ -44,6 +49,7 @@ struct Record {
   std::string key;
   boost::json::object value;
   std::map<std::string, std::string> headers;
+  std::size_t value_bytes = 0;  // the raw value's length (dead letters need not be JSON)
 };
 
 // Reads `n` messages from the beginning of `topic` with python3-kafka; with
@@ -68,6 +74,7 @@ inline std::vector<Record> consume(const std::string& bootstrap, const std::stri
     auto o = boost::json::parse(line).as_object();
     Record r;
     if (o["key"].is_string()) r.key = std::string(o["key"].as_string());
+    r.value_bytes = o["value"].as_string().size();
     boost::system::error_code ec;  // dead letters may hold anything
     if (auto v = boost::json::parse(std::string(o["value"].as_string()), ec); !ec && v.is_object())
       r.value = v.as_object();

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "daemon/state_store.hpp"
 #include "rules/event.hpp"
 #include "tests/daemon/daemon_under_test.hpp"
 #include "tests/daemon/e2e_peers.hpp"
@@ -330,6 +331,94 @@ TEST_F(IntentEndToEnd, ADeadlinePassingWhileQueuedExpiresTheIntent) {
   EXPECT_EQ(str(by_id["slow"][0], "status"), "succeeded");
   EXPECT_EQ(results.size(), 4u);
   EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"sleep 8"});
+}
+
+// A consumer that starts from the earliest offset (a new group, or a daemon
+// down for a day) must not replay stale requests; and a dead letter too big
+// for the producer is cut, with a marker, instead of being retried forever.
+TEST_F(IntentEndToEnd, StaleIntentsExpireAndHugeDeadLettersAreTruncated) {
+  start();
+  const auto two_hours_ago = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 (std::chrono::system_clock::now() - std::chrono::hours(2))
+                                     .time_since_epoch())
+                                 .count();
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("stale", "port-bounce", "sw1", R"("port":"1/1/1")")}}, two_hours_ago);
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", "{" + std::string(300 * 1024, 'x')},
+           {"sw1", intent("fresh", "interface-status", "sw1", R"("port":"1/1/2")")}});
+  auto by_id = finals(consume(kafka_.bootstrap(), "results", 4));
+  ASSERT_EQ(by_id["stale"].size(), 1u);
+  EXPECT_EQ(str(by_id["stale"][0], "status"), "expired");
+  EXPECT_EQ(error_of(by_id["stale"][0], "code"), "too_old");
+  ASSERT_EQ(by_id["fresh"].size(), 1u);
+  EXPECT_EQ(str(by_id["fresh"][0], "status"), "succeeded");
+  auto dlq = consume(kafka_.bootstrap(), "dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].headers.at("aiopsd.error.code"), "invalid_json");
+  EXPECT_EQ(dlq[0].headers.at("aiopsd.truncated"), std::to_string(300 * 1024 + 1));
+  EXPECT_EQ(dlq[0].value_bytes, 256u * 1024);
+  ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"show interface 1/1/2 status"});
+}
+
+// An intent recorded as started whose final record was never written (the
+// store refused it, or the restart report did) may have reached the device:
+// a redelivery does not run it again, it is reported interrupted.
+TEST_F(IntentEndToEnd, AStartedIntentWithoutAFinalRecordIsNotRunAgain) {
+  start();
+  ASSERT_TRUE(daemon_->app().state_store()->record_started("half-done"));
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("half-done", "port-bounce", "sw1", R"("port":"1/1/1")")},
+           {"sw1", intent("next", "interface-status", "sw1", R"("port":"1/1/2")")}});
+  auto by_id = finals(consume(kafka_.bootstrap(), "results", 3, "intent-result.schema.json"));
+  ASSERT_EQ(by_id["half-done"].size(), 1u);
+  EXPECT_EQ(str(by_id["half-done"][0], "status"), "interrupted");
+  EXPECT_EQ(error_of(by_id["half-done"][0], "code"), "interrupted");
+  ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
+  EXPECT_EQ(sshd_.commands_received(), std::vector<std::string>{"show interface 1/1/2 status"});
+  // Its final record is now written: a later redelivery gets the same answer from the store.
+  ASSERT_TRUE(daemon_->app().state_store()->find("half-done")->finished);
+}
+
+// An approval does not lift the intent's other conditions: approved after its
+// deadline it expires; approved after the operator switched dry-run on, it
+// runs dry. Nothing reaches the device in either case.
+TEST_F(IntentEndToEnd, AnApprovedIntentStillHonoursItsDeadlineAndTheDryRunSwitch) {
+  start();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("late", "port-shutdown", "sw1", R"("port":"1/1/1")",
+                          fmt::format(R"(,"deadline":"{}")", rules::format_rfc3339(deadline)))},
+           {"sw1", intent("dry", "port-shutdown", "sw1", R"("port":"1/1/2")")}});
+  std::map<std::string, std::string> approval_of;
+  for (const auto& r : consume(kafka_.bootstrap(), "results", 2, "intent-result.schema.json")) {
+    EXPECT_EQ(str(r.value, "status"), "pending_approval");
+    approval_of[str(r.value, "intent_id")] = str(r.value.at("approval").as_object(), "id");
+  }
+  ASSERT_EQ(approval_of.size(), 2u);
+  // The operator turns dry-run on while both wait; the deadline passes.
+  {
+    std::ifstream in(daemon_->dir().file("aiopsd.yaml"));
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    daemon_->dir().write("aiopsd.yaml", text + "engine: {dry_run: true}\n");
+  }
+  ASSERT_EQ(daemon_->app().reload(), "");
+  std::this_thread::sleep_for(deadline - std::chrono::system_clock::now() + std::chrono::seconds(1));
+  HttpClient http(daemon_->port());
+  for (const char* id : {"late", "dry"}) {
+    auto r = http.post("/api/v1/approvals/" + approval_of[id] + "/approve", R"({"approver":"bob"})");
+    EXPECT_EQ(r.status, 200u) << r.body;
+  }
+  auto by_id = finals(consume(kafka_.bootstrap(), "results", 4, "intent-result.schema.json"));
+  ASSERT_EQ(by_id["late"].size(), 1u);
+  EXPECT_EQ(str(by_id["late"][0], "status"), "expired");
+  EXPECT_EQ(error_of(by_id["late"][0], "code"), "deadline_exceeded");
+  ASSERT_EQ(by_id["dry"].size(), 1u);
+  EXPECT_EQ(str(by_id["dry"][0], "status"), "succeeded");
+  EXPECT_TRUE(by_id["dry"][0].at("dry_run").as_bool());
+  ASSERT_TRUE(daemon_->app().wait_idle(std::chrono::seconds(10)));
+  EXPECT_TRUE(sshd_.commands_received().empty());
 }
 
 // Alertmanager webhook payloads on the alerts topic go through the same

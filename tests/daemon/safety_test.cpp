@@ -207,6 +207,26 @@ TEST(ApprovalBook, DecidesOnceAndRefusesSelfApproval) {
   EXPECT_EQ(book.pending(), 0u);
 }
 
+// A flood of held actions cannot grow the book without bound: past
+// max_pending a hold is refused, with a reason, and nothing is kept.
+TEST(ApprovalBook, HoldsAtMostMaxPendingAndSaysWhy) {
+  ApprovalBook book(nullptr, {15min, true, 2}, nullptr);
+  auto a = book.hold(request());
+  auto b = book.hold(request());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  std::string why;
+  EXPECT_FALSE(book.hold(request(), &why));
+  EXPECT_EQ(why, "approvals_full");
+  EXPECT_EQ(book.pending(), 2u);
+  EXPECT_EQ(book.list().size(), 2u);
+  // A decision frees a place.
+  ASSERT_TRUE(book.decide(a->id, false, "oncall", "no").approval);
+  why.clear();
+  EXPECT_TRUE(book.hold(request(), &why)) << why;
+  EXPECT_EQ(book.pending(), 2u);
+}
+
 TEST(ApprovalBook, ExpiresUndecidedOnesOnce) {
   std::vector<Approval> decided;
   ApprovalBook book(nullptr, {10min, true}, [&](const Approval& a) { decided.push_back(a); });

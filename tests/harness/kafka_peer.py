@@ -3,7 +3,8 @@
 implementation of the protocol, sharing no code with librdkafka).
 
   kafka_peer.py produce BOOTSTRAP TOPIC      stdin: one JSON line per message,
-                                             {"key": ..., "value": <str>}
+                                             {"key": ..., "value": <str>,
+                                              "timestamp_ms": <int, optional>}
   kafka_peer.py consume BOOTSTRAP TOPIC N [TIMEOUT_S] [SCHEMA]
                                              reads from the beginning until N
                                              messages (or the timeout); prints one
@@ -26,7 +27,8 @@ def produce(bootstrap, topic):
             continue
         m = json.loads(line)
         key = m.get("key")
-        p.send(topic, key=key.encode() if key is not None else None, value=m["value"].encode())
+        p.send(topic, key=key.encode() if key is not None else None, value=m["value"].encode(),
+               timestamp_ms=m.get("timestamp_ms"))
         n += 1
     p.flush(timeout=60)
     p.close()

@@ -282,6 +282,48 @@ TEST(SshExecutorCap, GlobalSessionCapIsHonoured) {
   t.join();
 }
 
+// Jobs waiting for a session are bounded: beyond max_queued a job is refused
+// at once (retryable, nothing sent) instead of queueing without bound.
+TEST(SshExecutorCap, QueueBeyondMaxQueuedIsRefused) {
+  SshdFixture sshd;
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  ExecutorOptions o;
+  o.max_sessions = 1;
+  o.max_queued = 2;
+  SshExecutor executor(io.get_executor(), o);
+  std::thread t([&] { io.run(); });
+  std::vector<std::future<ExecResult>> results;
+  auto submit = [&](const std::string& command) {
+    auto p = std::make_shared<std::promise<ExecResult>>();
+    results.push_back(p->get_future());
+    executor.submit(sshd.device("sw1"), {command}, {},
+                    [p](ExecResult r) { p->set_value(std::move(r)); });
+  };
+  submit("sleep 2");
+  // The first job leaves the queue once its session starts.
+  for (int i = 0; i < 200 && executor.queued_jobs() > 0; ++i) std::this_thread::sleep_for(10ms);
+  submit("show marker a");
+  submit("show marker b");
+  submit("show marker c");  // a third waiting job: refused
+  std::vector<ExecResult> r;
+  for (auto& f : results) {
+    ASSERT_EQ(f.wait_for(60s), std::future_status::ready);
+    r.push_back(f.get());
+  }
+  EXPECT_TRUE(r[0].ok());
+  EXPECT_TRUE(r[1].ok());
+  EXPECT_TRUE(r[2].ok());
+  EXPECT_EQ(r[3].error, ErrorCode::kQueueFull);
+  EXPECT_TRUE(r[3].retryable);
+  EXPECT_EQ(to_string(r[3].error), "queue_full");
+  EXPECT_EQ(sshd.commands_received(),
+            (std::vector<std::string>{"sleep 2", "show marker a", "show marker b"}));
+  guard.reset();
+  io.stop();
+  t.join();
+}
+
 // Polls `pred` for up to 20s.
 template <typename Pred>
 bool eventually(Pred pred) {
