@@ -1,5 +1,7 @@
 #include "daemon/alert_routes.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "daemon/http_auth.hpp"
@@ -36,7 +38,8 @@ std::string_view route_of(std::string_view target) {
 
 AlertRoutes::AlertRoutes(rules::Interner& interner, alertmanager::DecodeLimits limits,
                          EventQueue& queue, Metrics& metrics, std::function<bool()> ready)
-    : decoder_(interner, limits),
+    : interner_(interner),
+      decoder_(interner, limits),
       queue_(queue),
       metrics_(metrics),
       ready_(std::move(ready)),
@@ -141,6 +144,7 @@ HttpResponse AlertRoutes::ingest(HttpRequest& req, Kind kind) {
                                   : decoder_.decode_webhook(req.body(), batch_);
   for (const auto& e : result.errors) metrics_.rejected(connector, e.code).Increment();
   const std::size_t accepted = batch_.size();
+  metrics_.label_bytes.Set(static_cast<double>(interner_.bytes()));
   if (accepted > 0 && !queue_.try_push_batch(batch_)) {
     // Nothing of this batch was queued; the sender retries the whole of it.
     metrics_.rejected(connector, "queue_full").Increment(static_cast<double>(accepted));
@@ -178,11 +182,19 @@ HttpResponse AlertRoutes::ingest(HttpRequest& req, Kind kind) {
     log::warn("http", "{}: rejected {} of {} alerts: {}", connector, result.errors.size(),
               accepted + result.errors.size(), message);
   }
-  count(route, 400);
-  return json_response(
-      http::status::bad_request,
+  // Out of label budget is the daemon's limit, not the sender's error: 503,
+  // so Alertmanager and Prometheus retry instead of dropping the batch.
+  const bool budget = std::any_of(result.errors.begin(), result.errors.end(), [](const auto& e) {
+    return e.code == "label_budget_exhausted";
+  });
+  const auto status = budget ? http::status::service_unavailable : http::status::bad_request;
+  count(route, budget ? 503 : 400);
+  auto res = json_response(
+      status,
       boost::json::serialize(boost::json::object{{"status", "error"}, {"error", std::move(err)}}),
       req.version(), req.keep_alive());
+  if (budget) res.set(http::field::retry_after, "30");
+  return res;
 }
 
 }  // namespace aiopsd::daemon

@@ -31,6 +31,7 @@ class AlertRoutes final : public HttpHandler {
   HttpResponse status(const HttpRequest& request, const RequestContext& context);
   void count(std::string_view route, unsigned status);
 
+  rules::Interner& interner_;
   alertmanager::AlertDecoder decoder_;
   EventQueue& queue_;
   Metrics& metrics_;

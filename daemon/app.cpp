@@ -321,6 +321,7 @@ void App::start() {
                               .count()));
   alertmanager::DecodeLimits limits;
   limits.max_labels = cfg.engine.max_labels;
+  cfg.interner->set_budget(cfg.engine.max_label_bytes);
   s.ssh_thread = std::thread([&s] {
     ::pthread_setname_np(::pthread_self(), "aiopsd-ssh");
     s.ssh_io.run();
@@ -412,6 +413,7 @@ void keep_running_values(Config& next, const Config& running) {
   keep(next.state.path, running.state.path, "state");
   keep(next.engine.queue_capacity, running.engine.queue_capacity, "engine.queue_capacity");
   keep(next.engine.max_labels, running.engine.max_labels, "engine.max_labels");
+  keep(next.engine.max_label_bytes, running.engine.max_label_bytes, "engine.max_label_bytes");
   keep(next.engine.workers, running.engine.workers, "engine.workers");
   keep(next.ssh.max_sessions, running.ssh.max_sessions, "ssh.max_sessions");
   keep(next.ssh.max_queued, running.ssh.max_queued, "ssh.max_queued");

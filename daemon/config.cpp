@@ -285,8 +285,8 @@ void parse_server(const YamlMap& top, const fs::path& base, Config& cfg, ConfigE
 void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
   if (!top.has("engine")) return;
   YamlMap m(top.node("engine"), "engine", errors,
-            {"queue_capacity", "max_labels", "dry_run", "max_groups_per_rule", "max_tracked",
-             "lateness", "workers"});
+            {"queue_capacity", "max_labels", "max_label_bytes", "dry_run", "max_groups_per_rule",
+             "max_tracked", "lateness", "workers"});
   if (!m.valid()) return;
   if (auto v = m.integer("workers", 0, 64)) cfg.engine.workers = static_cast<std::size_t>(*v);
   if (auto v = m.integer("max_groups_per_rule", 1, 100'000'000))
@@ -298,6 +298,13 @@ void parse_engine(const YamlMap& top, Config& cfg, ConfigErrors& errors) {
     cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
   if (auto v = m.integer("max_labels", 1, 4096))
     cfg.engine.max_labels = static_cast<std::size_t>(*v);
+  if (auto v = m.size("max_label_bytes")) {
+    if (*v < (1u << 20)) {
+      errors.add(m.node("max_label_bytes"), "engine.max_label_bytes", "must be at least 1MiB");
+    } else {
+      cfg.engine.max_label_bytes = static_cast<std::size_t>(*v);
+    }
+  }
   if (auto v = m.boolean("dry_run")) cfg.engine.dry_run = *v;
 }
 

@@ -74,6 +74,10 @@ struct ServerConfig {
 struct EngineConfig {
   std::size_t queue_capacity = 65'536;
   std::size_t max_labels = 64;
+  // Interned label text kept at most (names and values from senders are
+  // never freed until restart); beyond it alerts bringing new text are
+  // refused with 503 (label_budget_exhausted) and retried by their sender.
+  std::size_t max_label_bytes = 256u << 20;
   bool dry_run = false;     // global: every action does everything but open the session
   std::size_t workers = 0;  // engine worker threads; 0: one per core
   rules::EngineOptions limits;

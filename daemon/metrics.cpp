@@ -168,6 +168,11 @@ Metrics::Metrics()
                     "connection busy), accept_error (out of descriptors or memory; accepting "
                     "backs off)")
               .Register(*registry)),
+      label_bytes_family(BuildGauge()
+                             .Name("aiopsd_label_bytes")
+                             .Help("Bytes of interned label names and values (never freed until "
+                                   "restart); new ones from senders stop at engine.max_label_bytes")
+                             .Register(*registry)),
       action_duration(action_duration_family.Add(
           {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                       2.5, 5, 10, 30, 60})),
@@ -187,7 +192,8 @@ Metrics::Metrics()
                                                       0.5, 1, 2.5, 5, 10, 30, 60})),
       kafka_produce_errors(kafka_produce_errors_family.Add({})),
       automation_paused(automation_paused_family.Add({})),
-      approvals_pending(approvals_pending_family.Add({})) {
+      approvals_pending(approvals_pending_family.Add({})),
+      label_bytes(label_bytes_family.Add({})) {
   build_info.Add({{"version", std::string(kVersion)}, {"revision", std::string(kRevision)}}).Set(1);
 }
 

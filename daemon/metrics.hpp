@@ -56,6 +56,7 @@ struct Metrics {
   prometheus::Family<prometheus::Gauge>& inhibiting_alerts;        // {worker}
   prometheus::Family<prometheus::Counter>& http_auth_failures;
   prometheus::Family<prometheus::Counter>& http_connections_family;  // {event}
+  prometheus::Family<prometheus::Gauge>& label_bytes_family;
 
   prometheus::Histogram& action_duration;
   prometheus::Gauge& event_queue_depth;
@@ -69,6 +70,7 @@ struct Metrics {
   prometheus::Counter& kafka_produce_errors;
   prometheus::Gauge& automation_paused;
   prometheus::Gauge& approvals_pending;
+  prometheus::Gauge& label_bytes;
 
   prometheus::Counter& rejected(std::string_view connector, std::string_view reason);
 };

@@ -27,6 +27,25 @@ Symbol Interner::intern(std::string_view s) {
   }
   std::unique_lock lock(mu_);
   if (auto it = index_.find(s); it != index_.end()) return it->second;
+  return insert_locked(s);
+}
+
+std::optional<Symbol> Interner::try_intern(std::string_view s) {
+  if (s.empty()) return kNoSymbol;
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = index_.find(s); it != index_.end()) return it->second;
+  }
+  std::unique_lock lock(mu_);
+  if (auto it = index_.find(s); it != index_.end()) return it->second;
+  const std::size_t budget = budget_.load(std::memory_order_relaxed);
+  if (budget != 0 && bytes_.load(std::memory_order_relaxed) + s.size() + kEntryOverhead > budget)
+    return std::nullopt;
+  return insert_locked(s);
+}
+
+// Under the unique lock; `s` is not in the index.
+Symbol Interner::insert_locked(std::string_view s) {
   const std::size_t id = size_.load(std::memory_order_relaxed);
   if (id >= kChunkSize * kMaxChunks) throw std::length_error("interner is full");
   std::string_view* chunk = chunks_[id >> kChunkBits].load(std::memory_order_relaxed);
@@ -37,6 +56,7 @@ Symbol Interner::intern(std::string_view s) {
   const std::string& stored = storage_.emplace_back(s);
   chunk[id & (kChunkSize - 1)] = stored;
   index_.emplace(stored, static_cast<Symbol>(id));
+  bytes_.fetch_add(s.size() + kEntryOverhead, std::memory_order_relaxed);
   // Publishing the size makes the view above visible to lock-free readers.
   size_.store(id + 1, std::memory_order_release);
   return static_cast<Symbol>(id);
@@ -102,6 +122,13 @@ InternCache::InternCache(Interner& interner, std::size_t capacity_pow2)
     : interner_(interner), slots_(std::max<std::size_t>(capacity_pow2, 16)) {}
 
 Symbol InternCache::intern(std::string_view s) {
+  if (auto id = lookup(s, /*bounded=*/false)) return *id;
+  return kNoSymbol;  // unreachable: unbounded interning always succeeds
+}
+
+std::optional<Symbol> InternCache::try_intern(std::string_view s) { return lookup(s, true); }
+
+std::optional<Symbol> InternCache::lookup(std::string_view s, bool bounded) {
   if (s.empty()) return kNoSymbol;  // see Interner::intern
   const std::uint64_t h = hash_bytes(s);
   const std::size_t mask = slots_.size() - 1;
@@ -115,10 +142,11 @@ Symbol InternCache::intern(std::string_view s) {
     std::fill(slots_.begin(), slots_.end(), Slot{});
     used_ = 0;
   }
-  const Symbol id = interner_.intern(s);
+  const std::optional<Symbol> id = bounded ? interner_.try_intern(s) : interner_.intern(s);
+  if (!id) return std::nullopt;
   std::size_t i = h & mask;
   while (slots_[i].id != kNoSymbol) i = (i + 1) & mask;
-  slots_[i] = Slot{h, interner_.view(id), id};
+  slots_[i] = Slot{h, interner_.view(*id), *id};
   ++used_;
   return id;
 }

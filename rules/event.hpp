@@ -32,10 +32,24 @@ class Interner {
   Interner(const Interner&) = delete;
   Interner& operator=(const Interner&) = delete;
 
+  // For trusted text (config, rules, templates): always interned.
   Symbol intern(std::string_view s);
+  // For text from senders: nullopt when `s` is new and the budget is spent.
+  // Interned strings are never freed (ids live in events, state and rules),
+  // so untrusted input must not grow the table without bound: the decoders
+  // refuse an alert that would, and the sender retries later.
+  std::optional<Symbol> try_intern(std::string_view s);
   std::optional<Symbol> find(std::string_view s) const;
   std::string_view view(Symbol id) const noexcept;
   std::size_t size() const;
+  // Bytes held for strings (text plus per-entry overhead), and the budget
+  // try_intern() keeps under; 0: no budget.
+  std::size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  void set_budget(std::size_t max_bytes) { budget_.store(max_bytes, std::memory_order_relaxed); }
+  std::size_t budget() const { return budget_.load(std::memory_order_relaxed); }
+  // Per-entry overhead counted in bytes(): the index node, the view and the
+  // string header (measured at ~96 B with libstdc++).
+  static constexpr std::size_t kEntryOverhead = 96;
 
  private:
   static constexpr std::size_t kChunkBits = 16;
@@ -51,6 +65,9 @@ class Interner {
   std::deque<std::string> storage_;  // deque: element addresses never move
   std::unordered_map<std::string_view, Symbol, Hash, std::equal_to<>> index_;
   std::atomic<std::size_t> size_{1};  // id 0 is kNoSymbol
+  std::atomic<std::size_t> bytes_{0};
+  std::atomic<std::size_t> budget_{0};
+  Symbol insert_locked(std::string_view s);
   std::unique_ptr<std::atomic<std::string_view*>[]> chunks_;
 };
 
@@ -61,6 +78,7 @@ class InternCache {
  public:
   explicit InternCache(Interner& interner, std::size_t capacity_pow2 = 1 << 16);
   Symbol intern(std::string_view s);
+  std::optional<Symbol> try_intern(std::string_view s);  // Interner::try_intern
   Interner& interner() const { return interner_; }
 
  private:
@@ -71,6 +89,7 @@ class InternCache {
     std::string_view text;  // views the interner's stable copy
     Symbol id = kNoSymbol;
   };
+  std::optional<Symbol> lookup(std::string_view s, bool bounded);
   Interner& interner_;
   std::vector<Slot> slots_;
   std::size_t used_ = 0;

@@ -32,6 +32,9 @@ constexpr std::string_view kInvalidTimestamp = "invalid_timestamp";
 constexpr std::string_view kInvalidValue = "invalid_value";
 constexpr std::string_view kTooManyLabels = "too_many_labels";
 constexpr std::string_view kTooManyAlerts = "too_many_alerts";
+// The interner's budget (engine.max_label_bytes) is spent: a server-side
+// limit, not a fault of the alert; answered 503 so the sender retries.
+constexpr std::string_view kLabelBudget = "label_budget_exhausted";
 
 bool is_label_name(std::string_view s) noexcept {
   if (s.empty()) return false;
@@ -188,11 +191,20 @@ struct AlertDecoder::Impl {
         continue;
       }
       ++entries;
+      // Names and values come from the sender: interned within the budget.
+      const std::optional<rules::Symbol> name_id = cache.try_intern(name);
+      const std::optional<rules::Symbol> value_id =
+          labels_out ? cache.try_intern(value) : std::optional<rules::Symbol>(rules::kNoSymbol);
+      if (!name_id || !value_id) {
+        fail(kLabelBudget, "{}.{}: no room for a new label {} (the daemon holds {} bytes of label "
+             "text, its engine.max_label_bytes); retry later",
+             field, name, name_id ? "value" : "name", interner.bytes());
+        continue;
+      }
       if (labels_out) {
-        labels_out->push_back({cache.intern(name), cache.intern(value)});
+        labels_out->push_back({*name_id, *value_id});
       } else {
-        annotations.push_back({cache.intern(name),
-                               static_cast<std::uint32_t>(annotation_text.size()),
+        annotations.push_back({*name_id, static_cast<std::uint32_t>(annotation_text.size()),
                                static_cast<std::uint32_t>(value.size())});
         annotation_text.append(value);
       }

@@ -28,7 +28,9 @@ struct DecodeError {
   static constexpr std::size_t kBody = static_cast<std::size_t>(-1);
   std::size_t index = kBody;  // alert index in the batch, or kBody when the whole body is bad
   std::string code;           // reason label: invalid_json, wrong_type, missing_field,
-                              // invalid_timestamp, invalid_value, too_many_labels, too_many_alerts
+                              // invalid_timestamp, invalid_value, too_many_labels,
+                              // too_many_alerts, label_budget_exhausted (the interner's
+                              // budget is spent: retry later, not the sender's fault)
   std::string message;        // names the field: "alerts[17].labels.severity: expected string"
 };
 

@@ -325,6 +325,33 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"startsAt":"bad","labels":{"x":1}})", "invalid_timestamp",
                 R"(alerts[1].startsAt: invalid RFC 3339 timestamp "bad")"}));
 
+// Interned text is never freed, so senders cannot grow it past its budget:
+// an alert bringing new label text then is refused (retry later); alerts made
+// of known text still pass, and so does trusted interning (rules, config).
+TEST_F(AlertDecoderTest, LabelTextBeyondTheBudgetIsRefusedAndKnownTextStillPasses) {
+  ASSERT_TRUE(v2(R"([{"labels":{"alertname":"Known","instance":"a"}}])").errors.empty());
+  interner_.set_budget(interner_.bytes() + 2 * (rules::Interner::kEntryOverhead + 8));
+  std::size_t accepted = 0, refused = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto r = v2(fmt::format(R"([{{"labels":{{"alertname":"Known","instance":"u{:06}"}}}}])", i));
+    accepted += r.accepted;
+    if (!r.errors.empty()) {
+      ++refused;
+      EXPECT_EQ(r.errors[0].code, "label_budget_exhausted");
+      EXPECT_NE(r.errors[0].message.find("alerts[0].labels.instance: no room for a new label value"),
+                std::string::npos)
+          << r.errors[0].message;
+    }
+  }
+  EXPECT_EQ(accepted, 2u);  // two new values fit the budget
+  EXPECT_EQ(refused, 48u);
+  const std::size_t held = interner_.bytes();
+  EXPECT_LE(held, interner_.budget());
+  EXPECT_TRUE(v2(R"([{"labels":{"alertname":"Known","instance":"a"}}])").errors.empty());
+  EXPECT_EQ(interner_.bytes(), held);
+  EXPECT_NE(interner_.intern("from-the-rules"), rules::kNoSymbol);  // trusted: not budgeted
+}
+
 TEST_F(AlertDecoderTest, SixtyFourLabelsAreFine) {
   auto r = v2("[" + many_labels("labels", 64) + "]");
   EXPECT_TRUE(r.errors.empty()) << only_error(r);
