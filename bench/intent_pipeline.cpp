@@ -53,6 +53,7 @@ std::string write_config(const std::filesystem::path& dir, const std::string& bo
   std::ofstream(dir / "aiopsd.yaml") << fmt::format(R"(audit: {{path: audit.log}}
 log: {{level: error}}
 engine: {{dry_run: true}}
+ssh: {{policy: {{allow: ['show [a-z0-9 /]+']}}}}
 rules: [rules.yaml]
 catalog: [catalog.yaml]
 kafka: {{brokers: "{}", topics: {{intents: intents, results: results, dead_letter: dlq}}}}

@@ -398,6 +398,7 @@ TEST(KafkaConfig, RuleRunActionsAreCheckedAgainstTheCatalog) {
   - name: port-bounce
     params: {port: {type: string, pattern: '[0-9/]+'}}
     commands: ["interface {{ params.port }} shutdown"]
+    policy: {allow: ['interface [0-9/]+ shutdown']}
 )");
   auto r = load(dir, std::string(kMinimal) + "catalog: [catalog.yaml]\n", R"(rules:
   - name: a

@@ -3,6 +3,7 @@
 // on EMFILE or flood its log, /healthz must answer, and a remediation must
 // still reach the device.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "tests/daemon/test_support.hpp"
 #include "tests/harness/child_process.hpp"

@@ -386,7 +386,8 @@ TEST_F(IntentEndToEnd, AStartedIntentWithoutAFinalRecordIsNotRunAgain) {
 // runs dry. Nothing reaches the device in either case.
 TEST_F(IntentEndToEnd, AnApprovedIntentStillHonoursItsDeadlineAndTheDryRunSwitch) {
   start();
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  // Long enough for the consumer group to form and the intent to be held first.
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(15);
   produce(kafka_.bootstrap(), "intents",
           {{"sw1", intent("late", "port-shutdown", "sw1", R"("port":"1/1/1")",
                           fmt::format(R"(,"deadline":"{}")", rules::format_rfc3339(deadline)))},

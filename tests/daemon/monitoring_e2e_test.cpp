@@ -22,7 +22,10 @@ constexpr const char* kRules = R"(rules:
           commands: ["interface {{ labels.interface }} shutdown", "interface {{ labels.interface }} no shutdown"]
 )";
 
-std::string config_for(const SshdFixture& sshd) { return "devices:\n" + sshd.device_yaml("sw1"); }
+std::string config_for(const SshdFixture& sshd) {
+  return "ssh: {policy: {allow: ['interface [0-9/]+ (no )?shutdown']}}\ndevices:\n" +
+         sshd.device_yaml("sw1");
+}
 
 TEST(Prometheus, FiringAlertTriggersRemediationAndPrometheusScrapesAiopsd) {
   SshdFixture sshd;

@@ -66,6 +66,7 @@ TEST(SafetyEndToEnd, BreakerUnderABurstRunsExactlyTheLimitAndHoldsTheRest) {
   for (int i = 0; i < 200; ++i) devices += sshd.device_yaml(fmt::format("d{}", i));
   TempDir state;
   DaemonUnderTest daemon(devices + fmt::format(R"(catalog: [catalog.yaml]
+ssh: {{policy: {{allow: ['interface [0-9/]+ shutdown', 'clear bgp [0-9.]+']}}}}
 state: {{path: {}}}
 safety:
   limits:
@@ -134,6 +135,7 @@ TEST(SafetyEndToEnd, KillSwitchMaintenanceAndRuleApprovalsHoldUntilReleased) {
   const std::string devices = "devices:\n" + sshd.device_yaml("prod1") + sshd.device_yaml("lab1") +
                               "    labels: {site: lab}\n";
   DaemonUnderTest daemon(devices + fmt::format(R"(catalog: [catalog.yaml]
+ssh: {{policy: {{allow: ['interface [0-9/]+ shutdown', 'clear bgp [0-9.]+']}}}}
 state: {{path: {}}}
 safety:
   maintenance:

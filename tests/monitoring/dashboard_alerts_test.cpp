@@ -155,7 +155,7 @@ TEST(AlertRules, PromtoolAcceptsTheFileAndRejectsABrokenCopy) {
   std::string output;
   EXPECT_EQ(promtool_check_rules(std::string(AIOPSD_SOURCE_DIR) + "/" + kAlertsPath, output), 0)
       << output;
-  EXPECT_NE(output.find("SUCCESS: 11 rules found"), std::string::npos) << output;
+  EXPECT_NE(output.find("SUCCESS: 13 rules found"), std::string::npos) << output;
 
   std::string broken = read_source(kAlertsPath);
   const std::string good = R"(expr: up{job="aiopsd"} == 0)";
@@ -193,6 +193,7 @@ constexpr const char* kCatalog = R"(actions:
 
 std::string config_for(const SshdFixture& sshd) {
   return R"(catalog: [catalog.yaml]
+ssh: {policy: {allow: ['interface [0-9/]+ (no )?shutdown', 'show marker [a-z0-9-]+']}}
 kafka:
   brokers: embedded
   embedded_partitions: 1
@@ -300,7 +301,7 @@ TEST(Dashboard, EveryExpressionParsesAndReturnsDataFromARealPrometheus) {
   const auto rules = promql::rule_exprs(read_source(kAlertsPath));
   for (const auto& e : rules) exprs.emplace_back(e, Need::kSelectors);
   ASSERT_GE(dashboard_count, 20u);
-  ASSERT_EQ(rules.size(), 11u);
+  ASSERT_EQ(rules.size(), 13u);
 
   // rate() needs two samples of a series that appeared at the last scrape:
   // give Prometheus (scraping every second) a few scrapes to catch up.

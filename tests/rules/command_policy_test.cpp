@@ -111,7 +111,7 @@ TEST(CommandPolicyTest, NarrowedPolicyMustPassEveryLayer) {
   EXPECT_EQ(narrow.check("show clock"), "command matches no allow pattern");
   // A global policy with no allow list: the action's allow list decides.
   auto open_global = policy({}, {"write"});
-  EXPECT_FALSE(open_global.narrowed_by(action).has_allow_list());
+  EXPECT_FALSE(open_global.narrowed_by(policy({}, {"x"})).has_allow_list());
   EXPECT_TRUE(open_global.narrowed_by(policy({"show .*"}, {})).has_allow_list());
   EXPECT_EQ(open_global.narrowed_by(policy({"show .*"}, {})).check("write"),
             "command matches deny pattern ^write$");
