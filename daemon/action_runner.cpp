@@ -201,11 +201,12 @@ void ActionRunner::hold(const std::shared_ptr<Outcome>& o, const DeviceConfig& d
   std::string refused;
   auto held = approvals_.hold(std::move(a), &refused);
   if (!held) {
-    return fail(*o, refused,
-                refused == "approvals_full"
-                    ? fmt::format("held ({}) but {} approvals are already pending; nothing was sent",
-                                  why.code, approvals_.pending())
-                    : "could not store the approval; nothing was sent");
+    return fail(
+        *o, refused,
+        refused == "approvals_full"
+            ? fmt::format("held ({}) but {} approvals are already pending; nothing was sent",
+                          why.code, approvals_.pending())
+            : "could not store the approval; nothing was sent");
   }
   o->index = kHeld;
   o->record.approval_id = held->id;

@@ -184,9 +184,8 @@ HttpResponse AlertRoutes::ingest(HttpRequest& req, Kind kind) {
   }
   // Out of label budget is the daemon's limit, not the sender's error: 503,
   // so Alertmanager and Prometheus retry instead of dropping the batch.
-  const bool budget = std::any_of(result.errors.begin(), result.errors.end(), [](const auto& e) {
-    return e.code == "label_budget_exhausted";
-  });
+  const bool budget = std::any_of(result.errors.begin(), result.errors.end(),
+                                  [](const auto& e) { return e.code == "label_budget_exhausted"; });
   const auto status = budget ? http::status::service_unavailable : http::status::bad_request;
   count(route, budget ? 503 : 400);
   auto res = json_response(

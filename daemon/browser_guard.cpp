@@ -50,9 +50,9 @@ std::optional<BrowserRefusal> browser_refusal(const HttpRequest& req) {
   if (!changes_state(req.method())) return std::nullopt;
   const std::string_view site = req[http::field::sec_fetch_site];
   if (boost::beast::iequals(site, "cross-site") || boost::beast::iequals(site, "same-site")) {
-    return BrowserRefusal{http::status::forbidden, "cross_origin",
-                          fmt::format("Sec-Fetch-Site: {}: requests from web pages are refused",
-                                      site)};
+    return BrowserRefusal{
+        http::status::forbidden, "cross_origin",
+        fmt::format("Sec-Fetch-Site: {}: requests from web pages are refused", site)};
   }
   const auto origin = req.find(http::field::origin);
   if (origin != req.end() && !same_host(origin->value(), req[http::field::host])) {
@@ -63,10 +63,9 @@ std::optional<BrowserRefusal> browser_refusal(const HttpRequest& req) {
   }
   const bool has_body = !req.body().empty() || req.chunked();
   if (has_body && !is_json(req[http::field::content_type])) {
-    return BrowserRefusal{
-        http::status::unsupported_media_type, "unsupported_media_type",
-        fmt::format("Content-Type '{}': the API takes application/json",
-                    req[http::field::content_type].substr(0, 200))};
+    return BrowserRefusal{http::status::unsupported_media_type, "unsupported_media_type",
+                          fmt::format("Content-Type '{}': the API takes application/json",
+                                      req[http::field::content_type].substr(0, 200))};
   }
   return std::nullopt;
 }

@@ -5,12 +5,12 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <boost/asio/ip/address.hpp>
 #include <set>
 
 #include "connectors/alertmanager/rfc3339.hpp"
@@ -243,9 +243,9 @@ void parse_tls(const YamlMap& sm, const fs::path& base, TlsConfig& tls, ConfigEr
 
 void parse_server(const YamlMap& top, const fs::path& base, Config& cfg, ConfigErrors& errors) {
   if (!top.has("server")) return;
-  YamlMap m(top.node("server"), "server", errors,
-            {"listen", "max_body", "read_timeout", "idle_timeout", "max_connections", "auth",
-             "tls"});
+  YamlMap m(
+      top.node("server"), "server", errors,
+      {"listen", "max_body", "read_timeout", "idle_timeout", "max_connections", "auth", "tls"});
   if (!m.valid()) return;
   if (auto listen = m.string("listen")) {
     auto colon = listen->rfind(':');

@@ -33,9 +33,7 @@ class RuleMetrics final : public rules::EngineObserver {
   void on_throttled(std::uint32_t rule) override { throttled_[rule]->Increment(); }
   void on_inhibited(std::uint32_t i) override { inhibited_[i]->Increment(); }
   void on_evicted(std::uint32_t rule) override { evicted_[rule]->Increment(); }
-  void on_state_unavailable(std::uint32_t rule) override {
-    state_unavailable_[rule]->Increment();
-  }
+  void on_state_unavailable(std::uint32_t rule) override { state_unavailable_[rule]->Increment(); }
   void sample(const rules::Engine& engine) {
     for (std::uint32_t r = 0; r < groups_.size(); ++r) {
       groups_[r]->Set(static_cast<double>(engine.tracked(r)));

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
@@ -282,8 +282,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::erase_if(sessions, [](const auto& s) { return s->closed() && s.use_count() == 1; });
   }
   std::size_t open() const {
-    return static_cast<std::size_t>(
-        std::count_if(sessions.begin(), sessions.end(), [](const auto& s) { return !s->closed(); }));
+    return static_cast<std::size_t>(std::count_if(sessions.begin(), sessions.end(),
+                                                  [](const auto& s) { return !s->closed(); }));
   }
 
   // At the limit, the oldest idle connection makes room for the new one: a
@@ -352,7 +352,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     } else {
       ++unlogged_accept_failures;
     }
-    backoff = std::clamp(backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    backoff =
+        std::clamp(backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
     backoff_timer.expires_after(backoff);
     backoff_timer.async_wait([self = shared_from_this()](beast::error_code e) {
       if (e || !self->acceptor.is_open()) return;
@@ -367,7 +368,8 @@ namespace {
 // rest of the daemon needs (SSH sessions, RocksDB, the audit log, Kafka).
 std::size_t connection_limit(const HttpServerOptions& o) {
   rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return o.max_connections;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return o.max_connections;
   const std::size_t fds = static_cast<std::size_t>(rl.rlim_cur);
   const std::size_t available = fds > o.fd_reserve + 16 ? fds - o.fd_reserve : 16;
   if (available < o.max_connections) {

@@ -399,8 +399,9 @@ void IntentService::launch(const std::shared_ptr<Job>& job,
         }
         if (!job->start_recorded && !job->start_attempted) {
           // Never left the queue (queue_full, or cancelled at shutdown): nothing was sent.
-          return finish(job, Outcome{"failed", std::string(ssh::to_string(r.error)), "",
-                                     r.error_message, {}});
+          return finish(
+              job,
+              Outcome{"failed", std::string(ssh::to_string(r.error)), "", r.error_message, {}});
         }
         if (!job->start_recorded) {
           return finish(job, Outcome{"failed",

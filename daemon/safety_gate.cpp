@@ -65,7 +65,8 @@ void SafetyGate::load() {
                              std::string(run.at(1).as_string()));
       }
       b->gauge->Set(b->open ? 1 : 0);
-      if (b->open) log::warn("safety", "breaker {} is open (since before a restart)", b->config.scope);
+      if (b->open)
+        log::warn("safety", "breaker {} is open (since before a restart)", b->config.scope);
     } catch (const std::exception& e) {
       // Unreadable safety state: hold everything rather than guess.
       paused_ = true;
@@ -161,7 +162,8 @@ std::optional<SafetyGate::Hold> SafetyGate::check_breakers(std::string_view rule
       b.open = true;
       b.opened_at = now;
       b.gauge->Set(1);
-      if (!save(b)) log::error("safety", "breaker {}: its trip could not be stored", b.config.scope);
+      if (!save(b))
+        log::error("safety", "breaker {}: its trip could not be stored", b.config.scope);
       log::warn("safety", "breaker {} opened: {}; further remediations in its scope are held",
                 b.config.scope, *why);
       return Hold{"breaker_open", fmt::format("breaker {} opened: {}", b.config.scope, *why),

@@ -54,12 +54,12 @@ std::optional<ForbiddenCharacter> find_forbidden_character(std::string_view text
           i, fmt::format("invalid UTF-8 byte 0x{:02x}", static_cast<unsigned char>(text[i]))};
     }
     if (cp < 0x20 || cp == 0x7F) {
-      return ForbiddenCharacter{i, fmt::format("control character 0x{:02x}",
-                                               static_cast<unsigned>(cp))};
+      return ForbiddenCharacter{
+          i, fmt::format("control character 0x{:02x}", static_cast<unsigned>(cp))};
     }
     if (cp >= 0x80 && cp <= 0x9F) {
-      return ForbiddenCharacter{i, fmt::format("C1 control character U+{:04X}",
-                                               static_cast<unsigned>(cp))};
+      return ForbiddenCharacter{
+          i, fmt::format("C1 control character U+{:04X}", static_cast<unsigned>(cp))};
     }
     if (cp == 0x2028) return ForbiddenCharacter{i, "U+2028 (line separator)"};
     if (cp == 0x2029) return ForbiddenCharacter{i, "U+2029 (paragraph separator)"};

@@ -489,7 +489,8 @@ struct Engine::Impl {
   // new groups re-run a real group's action, so it goes last: never.
   bool guards_action(const GroupState& gs, TimePoint now) const {
     if (now < gs.throttled_until || gs.fired) return true;
-    return std::any_of(gs.entries.begin(), gs.entries.end(), [](const Entry& e) { return e.fired; });
+    return std::any_of(gs.entries.begin(), gs.entries.end(),
+                       [](const Entry& e) { return e.fired; });
   }
 
   // Evicts the oldest of rule r's entries that guards no action. Guarding

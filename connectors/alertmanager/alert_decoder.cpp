@@ -196,7 +196,8 @@ struct AlertDecoder::Impl {
       const std::optional<rules::Symbol> value_id =
           labels_out ? cache.try_intern(value) : std::optional<rules::Symbol>(rules::kNoSymbol);
       if (!name_id || !value_id) {
-        fail(kLabelBudget, "{}.{}: no room for a new label {} (the daemon holds {} bytes of label "
+        fail(kLabelBudget,
+             "{}.{}: no room for a new label {} (the daemon holds {} bytes of label "
              "text, its engine.max_label_bytes); retry later",
              field, name, name_id ? "value" : "name", interner.bytes());
         continue;

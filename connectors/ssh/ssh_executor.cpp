@@ -759,9 +759,10 @@ void SshExecutor::submit(Device device, std::vector<std::string> commands, Limit
     ExecResult r;
     r.error = ErrorCode::kQueueFull;
     r.retryable = true;
-    r.error_message = fmt::format("{}: {} jobs are already waiting for a session (max_queued); "
-                                  "refused, nothing sent",
-                                  device.name, impl_->options.max_queued);
+    r.error_message = fmt::format(
+        "{}: {} jobs are already waiting for a session (max_queued); "
+        "refused, nothing sent",
+        device.name, impl_->options.max_queued);
     asio::post(impl_->io, [done = std::move(done), r = std::move(r)]() mutable {
       if (done) done(std::move(r));
     });

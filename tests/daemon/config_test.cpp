@@ -201,8 +201,9 @@ TEST(AiopsdBinary, CheckWarnsAboutRulesButExitsZeroUnlessStrict) {
 TEST(AiopsdBinary, CheckWarnsAboutAnUnauthenticatedListenerBeyondLoopback) {
   TempDir dir;
   dir.write("rules.yaml", "rules: []\n");
-  const std::string open = dir.write(
-      "open.yaml", "server: {listen: \"0.0.0.0:9095\"}\naudit: {path: a.log}\nrules: [rules.yaml]\n");
+  const std::string open =
+      dir.write("open.yaml",
+                "server: {listen: \"0.0.0.0:9095\"}\naudit: {path: a.log}\nrules: [rules.yaml]\n");
   auto [code, out] = run_binary("check --config " + open);
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(open + ":0: warning: server.listen: '0.0.0.0' is reachable beyond this host "
@@ -241,8 +242,9 @@ TEST(Config, SshActionWithoutAnyAllowListIsRefused) {
       - ssh: {device: sw1, commands: ["show clock"]}
       - ssh: {device: sw1, commands: ["show clock"], policy: {allow: ['show clock']}}
 )";
-  const std::string no_policy = "audit: {path: audit.log}\nssh: {known_hosts: kh}\n"
-                                "rules: [rules.yaml]\ncatalog: [catalog.yaml]\n";
+  const std::string no_policy =
+      "audit: {path: audit.log}\nssh: {known_hosts: kh}\n"
+      "rules: [rules.yaml]\ncatalog: [catalog.yaml]\n";
   auto r = load(dir, no_policy, rules);
   EXPECT_FALSE(r.config);
   const std::string why =

@@ -50,8 +50,8 @@ int idle_connection(std::uint16_t port) {
 // curl, bounded in time: the daemon not answering is a failure, not a hang.
 std::string curl(const std::string& args) {
   std::string out;
-  FILE* p = ::popen(("curl -sS --max-time 5 -o - -w ' HTTP%{http_code}' " + args + " 2>&1").c_str(),
-                    "r");
+  FILE* p =
+      ::popen(("curl -sS --max-time 5 -o - -w ' HTTP%{http_code}' " + args + " 2>&1").c_str(), "r");
   if (!p) return out;
   char buf[4096];
   while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
@@ -78,16 +78,17 @@ TEST(ConnectionLimit, IdleFloodUnderSmallFdLimitKeepsHealthzAndRemediation) {
   TempDir dir;
   const std::uint16_t port = free_loopback_port();
   dir.write("rules.yaml", kRules);
-  const std::string config = dir.write("aiopsd.yaml", fmt::format(R"(server: {{listen: "127.0.0.1:{}"}}
+  const std::string config =
+      dir.write("aiopsd.yaml", fmt::format(R"(server: {{listen: "127.0.0.1:{}"}}
 audit: {{path: audit.log}}
 rules: [rules.yaml]
 ssh: {{policy: {{allow: ['interface [0-9/]+ shutdown']}}}}
 devices:
 {})",
-                                                                  port, sshd.device_yaml("sw1")));
-  ChildProcess daemon({"/usr/bin/prlimit", "--nofile=300:300", "--", AIOPSD_BINARY, "run",
-                       "--config", config},
-                      dir.file("aiopsd.log"));
+                                           port, sshd.device_yaml("sw1")));
+  ChildProcess daemon(
+      {"/usr/bin/prlimit", "--nofile=300:300", "--", AIOPSD_BINARY, "run", "--config", config},
+      dir.file("aiopsd.log"));
   ASSERT_TRUE(wait_for_port(port, std::chrono::seconds(30))) << daemon.log();
 
   std::vector<int> idle;
@@ -104,8 +105,8 @@ devices:
       R"(-H 'Content-Type: application/json' -d '[{{"labels":{{"alertname":"PortDown","device":"sw1","interface":"1/1/7"}}}}]' http://127.0.0.1:{}/api/v2/alerts)",
       port));
   EXPECT_NE(post.find("HTTP200"), std::string::npos) << post << "\n" << daemon.log();
-  EXPECT_TRUE(eventually([&] { return sshd.commands_received().size() == 1; },
-                         std::chrono::seconds(30)))
+  EXPECT_TRUE(
+      eventually([&] { return sshd.commands_received().size() == 1; }, std::chrono::seconds(30)))
       << daemon.log();
   EXPECT_EQ(sshd.commands_received(), std::vector<std::string>{"interface 1/1/7 shutdown"});
 

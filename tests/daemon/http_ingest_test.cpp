@@ -249,9 +249,9 @@ TEST_F(DaemonHttp, AnswersExpectContinueLikeCurlNeeds) {
 TEST_F(DaemonHttp, WebPagesCannotPostAlertsOrResumeAutomation) {
   auto curl = [&](const std::string& args) {
     std::string out;
-    FILE* p = popen(fmt::format("curl -s --max-time 10 -o - -w ' HTTP%{{http_code}}' {} 2>&1", args)
-                        .c_str(),
-                    "r");
+    FILE* p = popen(
+        fmt::format("curl -s --max-time 10 -o - -w ' HTTP%{{http_code}}' {} 2>&1", args).c_str(),
+        "r");
     char buf[4096];
     while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
     pclose(p);
@@ -260,28 +260,33 @@ TEST_F(DaemonHttp, WebPagesCannotPostAlertsOrResumeAutomation) {
   const std::string base = fmt::format("http://127.0.0.1:{}", app_->http_port());
   const std::string body = "'[" + alert("1/1/3") + "]'";
   // A form post (text/plain and urlencoded are what a page may send cross-site unasked).
-  for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}) {
+  for (const char* type :
+       {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}) {
     auto out = curl(fmt::format("-H 'Content-Type: {}' -d {} {}/api/v2/alerts", type, body, base));
     EXPECT_NE(out.find("HTTP415"), std::string::npos) << type << ": " << out;
     EXPECT_NE(out.find("unsupported_media_type"), std::string::npos) << out;
   }
   // JSON, but from a page on another origin.
   for (const char* origin : {"http://evil.example", "null", "http://127.0.0.1:1"}) {
-    auto out = curl(fmt::format("-H 'Content-Type: application/json' -H 'Origin: {}' -d {} {}/api/v2/alerts",
-                                origin, body, base));
+    auto out = curl(
+        fmt::format("-H 'Content-Type: application/json' -H 'Origin: {}' -d {} {}/api/v2/alerts",
+                    origin, body, base));
     EXPECT_NE(out.find("HTTP403"), std::string::npos) << origin << ": " << out;
     EXPECT_NE(out.find("cross_origin"), std::string::npos) << out;
   }
-  auto fetch = curl(fmt::format("-X POST -H 'Sec-Fetch-Site: cross-site' {}/api/v1/automation/pause", base));
+  auto fetch =
+      curl(fmt::format("-X POST -H 'Sec-Fetch-Site: cross-site' {}/api/v1/automation/pause", base));
   EXPECT_NE(fetch.find("HTTP403"), std::string::npos) << fetch;
-  auto pause = curl(fmt::format("-X POST -H 'Origin: http://evil.example' {}/api/v1/automation/pause", base));
+  auto pause = curl(
+      fmt::format("-X POST -H 'Origin: http://evil.example' {}/api/v1/automation/pause", base));
   EXPECT_NE(pause.find("HTTP403"), std::string::npos) << pause;
   EXPECT_EQ(metric("aiopsd_automation_paused"), 0);
   EXPECT_TRUE(audit().empty());
   EXPECT_EQ(metric(R"(aiopsd_events_received_total{connector="alertmanager_v2"})"), 0);
   // The same requests from a client that is not a browser (or the same origin) go through.
-  auto same = curl(fmt::format("-H 'Content-Type: application/json; charset=utf-8' -H 'Origin: {}' -d {} {}/api/v2/alerts",
-                               base, body, base));
+  auto same = curl(fmt::format(
+      "-H 'Content-Type: application/json; charset=utf-8' -H 'Origin: {}' -d {} {}/api/v2/alerts",
+      base, body, base));
   EXPECT_NE(same.find("HTTP200"), std::string::npos) << same;
   auto bodyless = curl(fmt::format("-X POST {}/api/v1/automation/pause", base));
   EXPECT_NE(bodyless.find("HTTP200"), std::string::npos) << bodyless;

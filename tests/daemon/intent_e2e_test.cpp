@@ -338,10 +338,10 @@ TEST_F(IntentEndToEnd, ADeadlinePassingWhileQueuedExpiresTheIntent) {
 // for the producer is cut, with a marker, instead of being retried forever.
 TEST_F(IntentEndToEnd, StaleIntentsExpireAndHugeDeadLettersAreTruncated) {
   start();
-  const auto two_hours_ago = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 (std::chrono::system_clock::now() - std::chrono::hours(2))
-                                     .time_since_epoch())
-                                 .count();
+  const auto two_hours_ago =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          (std::chrono::system_clock::now() - std::chrono::hours(2)).time_since_epoch())
+          .count();
   produce(kafka_.bootstrap(), "intents",
           {{"sw1", intent("stale", "port-bounce", "sw1", R"("port":"1/1/1")")}}, two_hours_ago);
   produce(kafka_.bootstrap(), "intents",
@@ -405,10 +405,12 @@ TEST_F(IntentEndToEnd, AnApprovedIntentStillHonoursItsDeadlineAndTheDryRunSwitch
     daemon_->dir().write("aiopsd.yaml", text + "engine: {dry_run: true}\n");
   }
   ASSERT_EQ(daemon_->app().reload(), "");
-  std::this_thread::sleep_for(deadline - std::chrono::system_clock::now() + std::chrono::seconds(1));
+  std::this_thread::sleep_for(deadline - std::chrono::system_clock::now() +
+                              std::chrono::seconds(1));
   HttpClient http(daemon_->port());
   for (const char* id : {"late", "dry"}) {
-    auto r = http.post("/api/v1/approvals/" + approval_of[id] + "/approve", R"({"approver":"bob"})");
+    auto r =
+        http.post("/api/v1/approvals/" + approval_of[id] + "/approve", R"({"approver":"bob"})");
     EXPECT_EQ(r.status, 200u) << r.body;
   }
   auto by_id = finals(consume(kafka_.bootstrap(), "results", 4, "intent-result.schema.json"));

@@ -70,12 +70,14 @@ TEST(CommandPolicyTest, C1ControlsLineSeparatorsAndInvalidUtf8AlwaysRefused) {
     EXPECT_EQ(p.check("show version\u2028reload"), "U+2028 (line separator) in command");
     EXPECT_EQ(p.check("show version\u2029reload"), "U+2029 (paragraph separator) in command");
     EXPECT_EQ(p.check("show\xc2\x85reload"), "C1 control character U+0085 in command");
-    EXPECT_EQ(p.check("show\xc2\x9b" "2J"), "C1 control character U+009B in command");
+    EXPECT_EQ(p.check("show\xc2\x9b"
+                      "2J"),
+              "C1 control character U+009B in command");
     EXPECT_EQ(p.check("show\x85reload"), "invalid UTF-8 byte 0x85 in command");
     EXPECT_EQ(p.check("show \xc0\x8a"), "invalid UTF-8 byte 0xc0 in command");  // overlong LF
     EXPECT_EQ(p.check("show \xe0\x80\x8a"), "invalid UTF-8 byte 0xe0 in command");
     EXPECT_EQ(p.check("show \xed\xa0\x80"), "invalid UTF-8 byte 0xed in command");  // surrogate
-    EXPECT_EQ(p.check("show \xe2\x80"), "invalid UTF-8 byte 0xe2 in command");  // truncated
+    EXPECT_EQ(p.check("show \xe2\x80"), "invalid UTF-8 byte 0xe2 in command");      // truncated
     // Printable non-ASCII text is not a control: a description in another script passes.
     EXPECT_FALSE(p.check("show interface description caf\u00e9 \u2027 \u00a0"));
   }
@@ -100,8 +102,7 @@ TEST(CommandPolicyTest, NarrowedPolicyMustPassEveryLayer) {
   EXPECT_FALSE(p.check("show version"));
   EXPECT_FALSE(p.check("interface 1/1/3 shutdown"));
   // The action's allow-everything does not widen the global allow list.
-  EXPECT_EQ(p.check("write memory"),
-            "command matches no allow pattern of the global ssh.policy");
+  EXPECT_EQ(p.check("write memory"), "command matches no allow pattern of the global ssh.policy");
   // Both deny lists apply.
   EXPECT_EQ(p.check("show reload"), "command matches deny pattern ^.*reload.*$");
   EXPECT_EQ(p.check("Show Running-Config"), "command matches deny pattern ^show running-config$");

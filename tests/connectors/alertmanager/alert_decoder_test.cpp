@@ -338,8 +338,9 @@ TEST_F(AlertDecoderTest, LabelTextBeyondTheBudgetIsRefusedAndKnownTextStillPasse
     if (!r.errors.empty()) {
       ++refused;
       EXPECT_EQ(r.errors[0].code, "label_budget_exhausted");
-      EXPECT_NE(r.errors[0].message.find("alerts[0].labels.instance: no room for a new label value"),
-                std::string::npos)
+      EXPECT_NE(
+          r.errors[0].message.find("alerts[0].labels.instance: no room for a new label value"),
+          std::string::npos)
           << r.errors[0].message;
     }
   }
