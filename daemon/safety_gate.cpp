@@ -53,8 +53,10 @@ void SafetyGate::load() {
         }
         continue;
       }
-      auto b = std::find_if(breakers_.begin(), breakers_.end(),
-                            [&](const Breaker& x) { return breaker_key(x.config.scope) == key; });
+      const std::string& stored_key = key;  // a lambda may not capture a binding (before C++20)
+      auto b = std::find_if(breakers_.begin(), breakers_.end(), [&](const Breaker& x) {
+        return breaker_key(x.config.scope) == stored_key;
+      });
       if (b == breakers_.end()) continue;  // a breaker no longer configured
       const json::object& o = v.as_object();
       b->open = o.at("open").as_bool();
