@@ -25,7 +25,8 @@ inline void check_decoded(const alertmanager::DecodeResult& r, const std::vector
       if (i > 0 && !(e.labels[i - 1].name < e.labels[i].name)) fail("labels not sorted/unique");
     }
     for (const auto& a : e.annotations) {
-      if (std::size_t{a.offset} + a.size > e.annotation_text.size()) fail("annotation out of range");
+      if (std::size_t{a.offset} + a.size > e.annotation_text.size())
+        fail("annotation out of range");
     }
   }
 }

@@ -1,8 +1,8 @@
 // Fuzz target: AlertDecoder::decode_v2_alerts, the decoder of
 // Alertmanager v2 API bodies (POST /api/v2/alerts).
 // Any bytes: no crash, no leak, no sanitizer report, and the decoded batch
-// holds its invariants (alert_decoder_check.hpp). A fixed clock keeps the
-// "has endsAt passed" decision deterministic.
+// holds its invariants (alert_decoder_check.hpp). The decoder and its
+// Interner are reused across inputs, as in the daemon (reused_state.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -14,12 +14,24 @@
 #include "rules/clock.hpp"
 #include "rules/event.hpp"
 #include "tests/fuzz/alert_decoder_check.hpp"
+#include "tests/fuzz/reused_state.hpp"
+
+namespace {
+
+// A fixed clock keeps "has endsAt passed" deterministic.
+struct State {
+  aiopsd::rules::ManualClock clock;
+  aiopsd::rules::Interner interner;
+  aiopsd::alertmanager::AlertDecoder decoder{interner, {}, &clock};
+};
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace aiopsd;
-  static const rules::ManualClock clock;
-  rules::Interner interner;
-  alertmanager::AlertDecoder decoder(interner, {}, &clock);
+  State& state = fuzz::reused_state<State>();
+  auto& interner = state.interner;
+  auto& decoder = state.decoder;
   std::string body(reinterpret_cast<const char*>(data), size);
   std::vector<rules::Event> out;
   auto r = decoder.decode_v2_alerts(body, out);

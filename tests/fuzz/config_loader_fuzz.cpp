@@ -15,10 +15,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "daemon/config.hpp"
 #include "rules/config_error.hpp"
+#include "rules/event.hpp"
+#include "tests/fuzz/reused_state.hpp"
 
 namespace {
 
@@ -63,8 +66,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
     if (!out) std::abort();
   }
+  // The Interner is passed in, as a reload does, and reused across inputs.
+  struct State {
+    std::shared_ptr<rules::Interner> interner = std::make_shared<rules::Interner>();
+  };
   rules::ConfigErrors errors;
-  auto cfg = daemon::load_config(path.string(), errors);
+  auto cfg = daemon::load_config(path.string(), errors, fuzz::reused_state<State>().interner);
   if ((cfg == nullptr) == errors.empty()) {
     std::fprintf(stderr, "load_config: %s config with %zu errors\n", cfg ? "a" : "no",
                  errors.all().size());

@@ -1,6 +1,7 @@
 // Fuzz target: kafka::IntentDecoder::decode, the decoder of Kafka intent
 // messages (schemas/intent.schema.json). Any bytes: no crash, no leak, no
-// sanitizer report, and exactly one of intent or error comes out.
+// sanitizer report, and exactly one of intent or error comes out. The decoder
+// is reused across inputs, as a consumer thread does (reused_state.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "connectors/kafka/intent_decoder.hpp"
+#include "tests/fuzz/reused_state.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace aiopsd;
@@ -16,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::fprintf(stderr, "intent decoder invariant violated: %s\n", what);
     std::abort();
   };
-  kafka::IntentDecoder decoder;
+  kafka::IntentDecoder& decoder = fuzz::reused_state<kafka::IntentDecoder>();
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   auto r = decoder.decode(bytes);
   if (r.intent.has_value() == r.error.has_value()) fail("not exactly one of intent and error");

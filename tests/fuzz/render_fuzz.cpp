@@ -42,6 +42,7 @@
 #include "rules/intent.hpp"
 #include "rules/template.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
+#include "tests/fuzz/reused_state.hpp"
 
 namespace {
 
@@ -70,14 +71,12 @@ constexpr std::uint8_t kParamTypeShift = 4;  // catalog: bits 4-5 pick every par
   std::abort();
 }
 
-// The property, checked independently of CommandPolicy's own code.
-void check_accepted(std::string_view command, const std::vector<std::string>& allow) {
+// The property, checked independently of CommandPolicy's own code (the
+// allow patterns compiled again, by the target).
+void check_accepted(std::string_view command, const std::vector<std::unique_ptr<RE2>>& allow) {
   bool matched = false;
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  for (const auto& pattern : allow) {
-    RE2 re(pattern, opts);
-    if (re.ok() && RE2::FullMatch(command, re)) {
+  for (const auto& re : allow) {
+    if (RE2::FullMatch(command, *re)) {
       matched = true;
       break;
     }
@@ -100,23 +99,19 @@ void check_accepted(std::string_view command, const std::vector<std::string>& al
 
 struct Policy {
   rules::CommandPolicy policy;
-  std::vector<std::string> allow;
+  std::vector<std::unique_ptr<RE2>> allow;  // the property's own copy
 };
 
-std::optional<Policy> make_policy(bool from_input, const std::string& allow,
-                                  const std::string& deny) {
-  Policy p;
-  std::vector<std::string> deny_list = kDemoDeny;
-  p.allow = kDemoAllow;
-  if (from_input) {
-    if (!allow.empty()) p.allow = {allow};
-    deny_list.clear();
-    if (!deny.empty()) deny_list.push_back(deny);
-  }
+std::unique_ptr<Policy> make_policy(const std::vector<std::string>& allow,
+                                    const std::vector<std::string>& deny) {
   std::vector<std::string> errors;
-  auto compiled = rules::CommandPolicy::compile(p.allow, deny_list, errors);
-  if (!compiled) return std::nullopt;  // refused at load
-  p.policy = std::move(*compiled);
+  auto compiled = rules::CommandPolicy::compile(allow, deny, errors);
+  if (!compiled) return nullptr;  // refused at load
+  auto p = std::make_unique<Policy>();
+  p->policy = std::move(*compiled);
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  for (const auto& a : allow) p->allow.push_back(std::make_unique<RE2>(a, opts));
   return p;
 }
 
@@ -126,22 +121,31 @@ void check_commands(const Policy& p, std::span<const std::string> commands) {
   }
 }
 
+// examples/rules/demo.yaml
+const rules::ParamPatterns& demo_patterns() {
+  static const rules::ParamPatterns patterns = [] {
+    rules::ParamPatterns p;
+    p.set("labels.interface", "[0-9]+/[0-9]+/[0-9]+");
+    p.set("labels.neighbor", "[0-9A-Fa-f.:]{2,39}");
+    return p;
+  }();
+  return patterns;
+}
+
 void rule_template_path(std::uint8_t mode, fuzz::FieldReader& in, const std::string& text,
                         const std::string& pattern, const Policy& policy) {
-  rules::Interner interner;
+  rules::Interner& interner = fuzz::reused_state<rules::Interner>();
   std::string error;
   auto t = rules::Template::parse(text, error, interner);
   if (!t) return;
-  rules::ParamPatterns patterns;
+  std::optional<rules::ParamPatterns> input_patterns;
   if (mode & kInputPattern) {
+    input_patterns.emplace();
     for (const auto& ref : t->references()) {
-      if (patterns.set(ref, pattern)) return;  // refused at load
+      if (input_patterns->set(ref, pattern)) return;  // refused at load
     }
-  } else {
-    // examples/rules/demo.yaml
-    patterns.set("labels.interface", "[0-9]+/[0-9]+/[0-9]+");
-    patterns.set("labels.neighbor", "[0-9A-Fa-f.:]{2,39}");
   }
+  const rules::ParamPatterns& patterns = input_patterns ? *input_patterns : demo_patterns();
   rules::Event event;
   for (int i = 0; i < 16 && !in.empty(); ++i) {
     const std::string name = in.next(64);
@@ -174,8 +178,9 @@ void catalog_path(std::uint8_t mode, fuzz::FieldReader& in, const std::string& t
   action.commands.push_back(*ct);
   RE2::Options opts;
   opts.set_log_errors(false);
-  auto re = std::make_shared<const RE2>(
-      (mode & kInputPattern) ? pattern : std::string(rules::kDefaultParamPattern), opts);
+  static const auto default_re =
+      std::make_shared<const RE2>(std::string(rules::kDefaultParamPattern), opts);
+  auto re = (mode & kInputPattern) ? std::make_shared<const RE2>(pattern, opts) : default_re;
   if (!re->ok()) return;  // refused at load
   std::map<std::string, rules::ParamValue> values;
   for (int i = 0; i < 16 && !in.empty(); ++i) {
@@ -207,7 +212,8 @@ void catalog_path(std::uint8_t mode, fuzz::FieldReader& in, const std::string& t
   auto resolved = catalog.resolve(action, values, [](std::string_view device) {
     return device == "sw-core-1" || device == "10.0.0.1";
   });
-  if (auto* ok = std::get_if<rules::ResolvedAction>(&resolved)) check_commands(policy, ok->commands);
+  if (auto* ok = std::get_if<rules::ResolvedAction>(&resolved))
+    check_commands(policy, ok->commands);
 }
 
 }  // namespace
@@ -219,8 +225,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string pattern = in.next(256);
   const std::string allow = in.next(256);
   const std::string deny = in.next(256);
-  auto policy = make_policy(mode & kInputPolicy, allow, deny);
-  if (!policy) return 0;
+  static const std::unique_ptr<Policy> demo_policy = make_policy(kDemoAllow, kDemoDeny);
+  std::unique_ptr<Policy> input_policy;
+  if (mode & kInputPolicy) {
+    // The input's allow pattern (the demo's list when empty), its deny pattern if any.
+    input_policy = make_policy(allow.empty() ? kDemoAllow : std::vector<std::string>{allow},
+                               deny.empty() ? std::vector<std::string>{} : std::vector{deny});
+    if (!input_policy) return 0;
+  }
+  const Policy* policy = input_policy ? input_policy.get() : demo_policy.get();
   if (mode & kCatalogPath) {
     catalog_path(mode, in, text, pattern, *policy);
   } else {

@@ -2,7 +2,7 @@
 // durations, templates with their parameter patterns, actions), and, when the
 // text looks like an action catalog, rules::load_catalog_text. Any text: no
 // crash, no leak, no sanitizer report; every error it reports is located in
-// the file it was given.
+// the file it was given. The Interner is reused across inputs (reused_state.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "rules/config_error.hpp"
 #include "rules/event.hpp"
 #include "rules/rule.hpp"
+#include "tests/fuzz/reused_state.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace aiopsd;
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   };
   {
-    rules::Interner interner;
+    rules::Interner& interner = fuzz::reused_state<rules::Interner>();
     rules::RuleSet set;
     rules::ConfigErrors errors("fuzz.yaml");
     rules::load_rules_text(text, "fuzz.yaml", interner, set, errors);

@@ -49,12 +49,30 @@ class Rng {
 // Bytes that tend to matter to the parsers under test: JSON and YAML
 // structure, template braces, the field separator of fuzz_input.hpp, line
 // breaks, NUL, C1 controls and Unicode line separators, big numbers.
-constexpr std::array<std::string_view, 24> kTokens = {
-    "\\",   "\\\\", "{{",         "}}",           "\"",           "{",
-    "}",    "[",    "]",          ":",            ",",            "\n",
-    "\r\n", "- ",   std::string_view("\0", 1),    "\xc2\x85",     "\xe2\x80\xa8",
-    "\xe2\x80\xa9", "\x7f",       "\xff",         "-1",           "18446744073709551616",
-    "1e999", "&a *a"};
+constexpr std::array<std::string_view, 24> kTokens = {"\\",
+                                                      "\\\\",
+                                                      "{{",
+                                                      "}}",
+                                                      "\"",
+                                                      "{",
+                                                      "}",
+                                                      "[",
+                                                      "]",
+                                                      ":",
+                                                      ",",
+                                                      "\n",
+                                                      "\r\n",
+                                                      "- ",
+                                                      std::string_view("\0", 1),
+                                                      "\xc2\x85",
+                                                      "\xe2\x80\xa8",
+                                                      "\xe2\x80\xa9",
+                                                      "\x7f",
+                                                      "\xff",
+                                                      "-1",
+                                                      "18446744073709551616",
+                                                      "1e999",
+                                                      "&a *a"};
 
 void mutate(std::string& s, const std::vector<std::string>& corpus, Rng& rng, std::size_t max_len) {
   const std::size_t steps = 1 + rng.below(4);
