@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-PORT=19096
+PORT=19095  # the port bench/compare/aiopsd-bench.yaml listens on
 compare_init labels
 build_targets aiopsd alert_load compare_inputs
 header="$(machine_header)"
