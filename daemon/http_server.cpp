@@ -277,9 +277,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   // Sessions hold themselves alive through their pending handlers; ours is
-  // one more reference, dropped here once a session is closed and done.
+  // one more reference. With none pending a session can never run again,
+  // closed or not: dropping it here frees it and its socket.
   void prune() {
-    std::erase_if(sessions, [](const auto& s) { return s->closed() && s.use_count() == 1; });
+    std::erase_if(sessions, [](const auto& s) { return s.use_count() == 1; });
   }
   std::size_t open() const {
     return static_cast<std::size_t>(std::count_if(sessions.begin(), sessions.end(),
