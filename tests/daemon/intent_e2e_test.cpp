@@ -102,6 +102,16 @@ std::map<std::string, std::vector<json::object>> finals(const std::vector<Record
 
 class IntentEndToEnd : public ::testing::Test {
  protected:
+  // Reads `n` results, each `pending_approval`: intent id -> approval id.
+  std::map<std::string, std::string> pending_approvals(std::size_t n) {
+    std::map<std::string, std::string> out;
+    for (const auto& r : consume(kafka_.bootstrap(), "results", n, "intent-result.schema.json")) {
+      EXPECT_EQ(str(r.value, "status"), "pending_approval");
+      out[str(r.value, "intent_id")] = str(r.value.at("approval").as_object(), "id");
+    }
+    return out;
+  }
+
   SshdFixture sshd_;
   KafkaFixture kafka_{kTopics};
   TempDir state_dir_;
@@ -231,11 +241,7 @@ TEST_F(IntentEndToEnd, ApprovalsOverKafkaAndHttpRunDenyExpireAndRefuseSelfApprov
           {{"sw1", intent("a-ok", "port-shutdown", "sw1", R"("port":"1/1/1")")},
            {"sw1", intent("a-deny", "port-shutdown", "sw1", R"("port":"1/1/2")")},
            {"sw1", intent("a-self", "port-shutdown", "sw1", R"("port":"1/1/3")")}});
-  std::map<std::string, std::string> approval_of;
-  for (const auto& r : consume(kafka_.bootstrap(), "results", 3, "intent-result.schema.json")) {
-    EXPECT_EQ(str(r.value, "status"), "pending_approval");
-    approval_of[str(r.value, "intent_id")] = str(r.value.at("approval").as_object(), "id");
-  }
+  auto approval_of = pending_approvals(3);
   ASSERT_EQ(approval_of.size(), 3u);
   EXPECT_TRUE(sshd_.commands_received().empty());
 
@@ -392,11 +398,7 @@ TEST_F(IntentEndToEnd, AnApprovedIntentStillHonoursItsDeadlineAndTheDryRunSwitch
           {{"sw1", intent("late", "port-shutdown", "sw1", R"("port":"1/1/1")",
                           fmt::format(R"(,"deadline":"{}")", rules::format_rfc3339(deadline)))},
            {"sw1", intent("dry", "port-shutdown", "sw1", R"("port":"1/1/2")")}});
-  std::map<std::string, std::string> approval_of;
-  for (const auto& r : consume(kafka_.bootstrap(), "results", 2, "intent-result.schema.json")) {
-    EXPECT_EQ(str(r.value, "status"), "pending_approval");
-    approval_of[str(r.value, "intent_id")] = str(r.value.at("approval").as_object(), "id");
-  }
+  auto approval_of = pending_approvals(2);
   ASSERT_EQ(approval_of.size(), 2u);
   // The operator turns dry-run on while both wait; the deadline passes.
   {
