@@ -19,12 +19,12 @@
 #include <thread>
 
 #include "connectors/kafka/kafka_client.hpp"
-#include "daemon/audit_log.hpp"
 #include "daemon/config.hpp"
-#include "daemon/intent_service.hpp"
+#include "daemon/intents/intent_service.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/state_store.hpp"
+#include "daemon/remediation/audit_log.hpp"
+#include "daemon/state/state_store.hpp"
 
 using namespace aiopsd;
 using Clock = std::chrono::steady_clock;

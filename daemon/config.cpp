@@ -13,30 +13,16 @@
 #include <fstream>
 #include <set>
 
-#include "connectors/alertmanager/rfc3339.hpp"
-#include "daemon/http_auth.hpp"
-#include "daemon/http_tls.hpp"
-#include "daemon/webhook_sender.hpp"
+#include "connectors/common/rfc3339.hpp"
+#include "daemon/http/auth.hpp"
+#include "daemon/http/tls.hpp"
+#include "daemon/notify/webhook_sender.hpp"
 
 namespace aiopsd::daemon {
 
 namespace fs = std::filesystem;
 using rules::ConfigErrors;
 using rules::YamlMap;
-
-std::string_view to_string(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
-}
 
 const DeviceConfig* Config::find_device(std::string_view name_or_host) const {
   for (const auto& d : devices) {
@@ -567,7 +553,7 @@ void parse_maintenance(const YAML::Node& node, const std::string& path, SafetyCo
   for (const char* key : {"start", "end"}) {
     if (auto t = m.string(key)) {
       rules::TimePoint tp{};
-      if (alertmanager::parse_rfc3339(*t, tp) != alertmanager::TimestampParse::kOk) {
+      if (wire::parse_rfc3339(*t, tp) != wire::TimestampParse::kOk) {
         errors.add(m.node(key), m.child_path(key), fmt::format("'{}' is not an RFC 3339 time", *t));
       } else {
         (std::string_view(key) == "start" ? w.start : w.end) = tp;

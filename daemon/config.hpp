@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "connectors/ssh/ssh_executor.hpp"
+#include "daemon/log.hpp"
 #include "rules/action_catalog.hpp"
 #include "rules/command_policy.hpp"
 #include "rules/config_error.hpp"
@@ -21,8 +22,6 @@
 #include "rules/rule_lint.hpp"
 
 namespace aiopsd::daemon {
-
-enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
 
 // Scopes of an API token, a bit set (server.auth.tokens[].scopes). `admin`
 // implies `read`; nothing implies `ingest`.
@@ -206,8 +205,6 @@ struct Config {
 // new rules agree on symbols.
 std::unique_ptr<Config> load_config(const std::string& path, rules::ConfigErrors& errors,
                                     std::shared_ptr<rules::Interner> interner = nullptr);
-
-std::string_view to_string(LogLevel level);
 
 // Settings that load but that an operator should hear about: the listener
 // reachable beyond loopback with no authentication (anyone who can reach it

@@ -8,6 +8,24 @@
 #include <ctime>
 #include <mutex>
 
+namespace aiopsd::daemon {
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+}  // namespace aiopsd::daemon
+
 namespace aiopsd::daemon::log {
 
 namespace {

@@ -5,11 +5,17 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
-#include "daemon/config.hpp"
+namespace aiopsd::daemon {
+
+enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
+std::string_view to_string(LogLevel level);
+
+}  // namespace aiopsd::daemon
 
 namespace aiopsd::daemon::log {
 

@@ -15,10 +15,10 @@
 #include <string>
 #include <string_view>
 
-#include "connectors/alertmanager/rfc3339.hpp"
+#include "connectors/common/rfc3339.hpp"
 #include "daemon/app.hpp"
 #include "daemon/log.hpp"
-#include "daemon/replay.hpp"
+#include "daemon/replay/replay.hpp"
 #include "daemon/version.hpp"
 #include "rules/rule_lint.hpp"
 #include "rules/rule_test.hpp"
@@ -227,8 +227,7 @@ std::optional<std::pair<std::string, std::string>> replay_flags(
       aiopsd::rules::TimePoint t;
       if (auto d = parse_duration(value)) {
         options.until_after = *d;
-      } else if (aiopsd::alertmanager::parse_rfc3339(value, t) ==
-                 aiopsd::alertmanager::TimestampParse::kOk) {
+      } else if (aiopsd::wire::parse_rfc3339(value, t) == aiopsd::wire::TimestampParse::kOk) {
         options.until = t;
       } else {
         return usage(

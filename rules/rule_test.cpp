@@ -301,7 +301,7 @@ void parse_test_file(const YAML::Node& root, TestFile& tf, ConfigErrors& errors)
 }
 
 // The commands the daemon would send for this decision, rendered exactly as
-// daemon/action_runner.cpp does (device, templates with parameter patterns,
+// daemon/remediation/action_runner.cpp does (device, templates with parameter patterns,
 // catalog parameter types). A failure is shown in place of the commands of
 // its action as "error: CODE: MESSAGE", as the audit log would record it.
 std::vector<std::string> render_commands(const TestFile& tf, const Decision& d) {

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "connectors/alertmanager/rfc3339.hpp"
-#include "connectors/json/ondemand.hpp"
+#include "connectors/common/ondemand.hpp"
+#include "connectors/common/rfc3339.hpp"
 
 namespace aiopsd::alertmanager {
 
@@ -231,12 +231,12 @@ struct AlertDecoder::Impl {
     bool present = false;
     if (auto e = optional_string(v, field, s, present)) return e;
     if (!present || failed) return SUCCESS;
-    switch (parse_rfc3339(s, out)) {
-      case TimestampParse::kOk:
-      case TimestampParse::kZero:
-      case TimestampParse::kClamped:  // e.g. "9999-12-31T23:59:59Z" for "never ends"
+    switch (wire::parse_rfc3339(s, out)) {
+      case wire::TimestampParse::kOk:
+      case wire::TimestampParse::kZero:
+      case wire::TimestampParse::kClamped:  // e.g. "9999-12-31T23:59:59Z" for "never ends"
         break;
-      case TimestampParse::kInvalid:
+      case wire::TimestampParse::kInvalid:
         fail(kInvalidTimestamp, "{}: invalid RFC 3339 timestamp {}", field, quote(s));
         break;
     }

@@ -9,8 +9,8 @@
 #include <iterator>
 #include <utility>
 
-#include "connectors/alertmanager/rfc3339.hpp"
-#include "connectors/json/ondemand.hpp"
+#include "connectors/common/ondemand.hpp"
+#include "connectors/common/rfc3339.hpp"
 
 namespace aiopsd::kafka {
 
@@ -270,16 +270,16 @@ struct IntentDecoder::Impl {
     if (auto e = string_value(v, "deadline", s, ok)) return e;
     if (!ok || failed) return SUCCESS;
     rules::TimePoint t{};
-    switch (alertmanager::parse_rfc3339(s, t)) {
-      case alertmanager::TimestampParse::kOk:
-      case alertmanager::TimestampParse::kClamped:
+    switch (wire::parse_rfc3339(s, t)) {
+      case wire::TimestampParse::kOk:
+      case wire::TimestampParse::kClamped:
         intent.deadline = t;
         break;
-      case alertmanager::TimestampParse::kZero:
+      case wire::TimestampParse::kZero:
         // Go's zero time is "unset" for alerts; as a deadline it is long past.
         intent.deadline = rules::TimePoint::min();
         break;
-      case alertmanager::TimestampParse::kInvalid:
+      case wire::TimestampParse::kInvalid:
         fail("deadline", "invalid RFC 3339 timestamp {}", quote(s));
         break;
     }

@@ -5,7 +5,7 @@
 #include <array>
 #include <cstdio>
 
-#include "daemon/http_auth.hpp"
+#include "daemon/http/auth.hpp"
 #include "tests/daemon/test_support.hpp"
 #include "tests/daemon/tls_support.hpp"
 
