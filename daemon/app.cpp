@@ -8,6 +8,14 @@
 
 namespace aiopsd::daemon {
 
+std::string read_secret_at_start(const std::string& name, const secrets::SecretRef& ref) {
+  if (ref.empty()) return {};
+  std::string why;
+  std::optional<std::string> value = secrets::read_secret(ref, why);
+  if (!value) throw std::runtime_error(fmt::format("{}: {}", name, why));
+  return std::move(*value);
+}
+
 App::App(std::unique_ptr<Config> config, AppOptions options)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
 
@@ -58,7 +66,7 @@ void App::start() {
   if (!cfg.safety.webhook_url.empty()) {
     s.webhook = std::make_unique<WebhookSender>(
         parse_webhook_url(cfg.safety.webhook_url),
-        resolve_property("safety.webhook.token", cfg.safety.webhook_token), s.metrics);
+        read_secret_at_start("safety.webhook.token", cfg.safety.webhook_token), s.metrics);
     s.escalations.attach_webhook(s.webhook.get());
   }
   s.approvals = std::make_unique<ApprovalBook>(
@@ -71,7 +79,7 @@ void App::start() {
     s.incidents.add_receiver(
         name, std::make_unique<WebhookSender>(
                   parse_webhook_url(r.url),
-                  resolve_property("webhooks." + name + ".token", r.token), s.metrics));
+                  read_secret_at_start("webhooks." + name + ".token", r.token), s.metrics));
   }
   s.plan_workers(cfg);
   s.engines->install(s.make_generation(s.config));

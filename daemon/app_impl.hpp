@@ -44,9 +44,10 @@ namespace aiopsd::daemon {
 
 namespace asio = boost::asio;
 
-// A secret given by reference (env or file), read at start; throws naming
-// `name` when it cannot be read. Also the webhook tokens' reader.
-std::string resolve_property(const std::string& name, const KafkaProperty& p);
+// A secret read at start (Kafka properties, webhook tokens): load_config
+// checked it was readable, so a failure here means it went away since; throws
+// naming `name`, never the value. An empty reference reads as "".
+std::string read_secret_at_start(const std::string& name, const secrets::SecretRef& ref);
 
 // Polls `done` until it holds or `deadline` passes; true when it held. For
 // the drains at stop, where what is awaited runs on other threads.

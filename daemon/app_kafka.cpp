@@ -6,24 +6,6 @@
 
 namespace aiopsd::daemon {
 
-// A librdkafka property given by reference is read now, never logged.
-std::string resolve_property(const std::string& name, const KafkaProperty& p) {
-  if (!p.env.empty()) {
-    const char* v = std::getenv(p.env.c_str());
-    if (!v)
-      throw std::runtime_error(fmt::format("{}: environment variable {} is not set", name, p.env));
-    return v;
-  }
-  if (!p.file.empty()) {
-    std::ifstream in(p.file);
-    if (!in) throw std::runtime_error(fmt::format("{}: cannot read {}", name, p.file));
-    std::string v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-    return v;
-  }
-  return p.value;
-}
-
 void App::start_kafka() {
   Impl& s = *impl_;
   const Config& cfg = *s.config;
@@ -56,7 +38,8 @@ void App::start_kafka() {
     cc.brokers = k.brokers;
   }
   for (const auto& [name, p] : k.properties)
-    cc.properties[name] = resolve_property("kafka.properties." + name, p);
+    cc.properties[name] =
+        p.secret.empty() ? p.value : read_secret_at_start("kafka.properties." + name, p.secret);
 
   s.kafka_bootstrap = cc.brokers;
   s.producer = kafka::Producer::create(cc, error);

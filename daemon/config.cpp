@@ -61,32 +61,16 @@ bool valid_token_name(std::string_view name) {
 // Reads a token from its reference; nullopt (and a located error) when it
 // cannot. The value never appears in an error.
 std::optional<std::string> read_token(const YamlMap& rm, const ApiToken& t, ConfigErrors& errors) {
-  std::string value;
-  if (!t.env.empty()) {
-    const char* v = std::getenv(t.env.c_str());
-    if (!v) {
-      errors.add(rm.node("env"), rm.child_path("env"),
-                 fmt::format("environment variable {} is not set", t.env));
-      return std::nullopt;
-    }
-    value = v;
-  } else {
-    std::ifstream in(t.file, std::ios::binary);
-    if (!in) {
-      errors.add(rm.node("file"), rm.child_path("file"),
-                 fmt::format("cannot read {}: {}", t.file, std::strerror(errno)));
-      return std::nullopt;
-    }
-    value.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const char* field = t.ref.env.empty() ? "file" : "env";
+  std::string why;
+  std::optional<std::string> read = secrets::read_secret(t.ref, why);
+  if (!read) {
+    errors.add(rm.node(field), rm.child_path(field), why);
+    return std::nullopt;
   }
-  // A file usually ends with a newline; surrounding blanks are never part of a token.
-  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!value.empty() && blank(value.back())) value.pop_back();
-  std::size_t lead = 0;
-  while (lead < value.size() && blank(value[lead])) ++lead;
-  value.erase(0, lead);
+  std::string& value = *read;
   const std::string& where = rm.path();
-  const YAML::Node at = rm.node(t.env.empty() ? "file" : "env");
+  const YAML::Node at = rm.node(field);
   auto fail = [&](std::string message) {
     errors.add(at, where, std::move(message));
     OPENSSL_cleanse(value.data(), value.size());
@@ -101,6 +85,22 @@ std::optional<std::string> read_token(const YamlMap& rm, const ApiToken& t, Conf
     }
   }
   return value;
+}
+
+// The secret behind `ref` can be read now: so `aiopsd check` reports a
+// missing variable or an unreadable file at its place in the file, instead
+// of the daemon failing at start (Kafka, webhooks) or at the first SSH
+// session. The value is read only to be wiped.
+bool check_readable(const YAML::Node& at, const std::string& path, const secrets::SecretRef& ref,
+                    ConfigErrors& errors) {
+  std::string why;
+  std::optional<std::string> value = secrets::read_secret(ref, why);
+  if (!value) {
+    errors.add(at, path, why);
+    return false;
+  }
+  OPENSSL_cleanse(value->data(), value->size());
+  return true;
 }
 
 // server.auth: each token is read and hashed now, so `aiopsd check` and a
@@ -178,9 +178,9 @@ void parse_auth(const YamlMap& sm, const fs::path& base, AuthConfig& auth, Confi
       errors.add(ref, token_path, "expected exactly one of env or file");
       continue;
     }
-    t.env = rm.string("env").value_or("");
-    if (auto f = rm.string("file")) t.file = resolve(base, *f);
-    if (t.env.empty() && t.file.empty()) continue;  // a type error, reported
+    t.ref.env = rm.string("env").value_or("");
+    if (auto f = rm.string("file")) t.ref.file = resolve(base, *f);
+    if (t.ref.empty()) continue;  // a type error, reported
     auto value = read_token(rm, t, errors);
     if (!value) continue;
     t.digest = token_digest(*value);
@@ -352,23 +352,35 @@ void parse_credential(const YamlMap& dm, const fs::path& base, ssh::Device& dev,
       return;
     }
   }
-  YamlMap cm(node, path, errors, {"key_file", "passphrase_env", "password_env", "password_file"});
+  YamlMap cm(node, path, errors,
+             {"key_file", "passphrase_env", "passphrase_file", "password_env", "password_file"});
   if (!cm.valid()) return;
   int kinds = cm.has("key_file") + cm.has("password_env") + cm.has("password_file");
   if (kinds != 1) {
     errors.add(node, path, "expected exactly one of key_file, password_env, password_file");
     return;
   }
+  ssh::Credential& c = dev.credential;
   if (auto v = cm.string("key_file")) {
-    dev.credential.kind = ssh::Credential::Kind::kKeyFile;
-    dev.credential.key_file = resolve(base, *v);
-    dev.credential.passphrase_env = cm.string("passphrase_env").value_or("");
-  } else if (auto env = cm.string("password_env")) {
-    dev.credential.kind = ssh::Credential::Kind::kPasswordEnv;
-    dev.credential.password_ref = *env;
-  } else if (auto file = cm.string("password_file")) {
-    dev.credential.kind = ssh::Credential::Kind::kPasswordFile;
-    dev.credential.password_ref = resolve(base, *file);
+    c.kind = ssh::Credential::Kind::kKeyFile;
+    c.key_file = resolve(base, *v);
+    if (cm.has("passphrase_env") && cm.has("passphrase_file")) {
+      errors.add(node, path, "expected at most one of passphrase_env, passphrase_file");
+      return;
+    }
+    c.passphrase.env = cm.string("passphrase_env").value_or("");
+    if (auto f = cm.string("passphrase_file")) c.passphrase.file = resolve(base, *f);
+  } else {
+    c.kind = ssh::Credential::Kind::kPassword;
+    c.password.env = cm.string("password_env").value_or("");
+    if (auto f = cm.string("password_file")) c.password.file = resolve(base, *f);
+  }
+  // Read at each connect (a rotated secret needs no reload); checked now.
+  for (const char* key : {"passphrase_env", "passphrase_file", "password_env", "password_file"}) {
+    if (!cm.has(key)) continue;
+    const bool passphrase = std::string_view(key).starts_with("passphrase");
+    const secrets::SecretRef& ref = passphrase ? c.passphrase : c.password;
+    if (!ref.empty()) check_readable(cm.node(key), cm.child_path(key), ref, errors);
   }
 }
 
@@ -419,9 +431,9 @@ bool secret_property(std::string_view name) {
 }
 
 // A secret given by reference, {env: VAR} or {file: PATH}: fills `ref`, or
-// reports where and why not. (API tokens are read at load instead: parse_auth.)
+// reports where and why not. (API tokens are also hashed at load: parse_auth.)
 bool parse_secret_ref(const YAML::Node& node, const std::string& path, const fs::path& base,
-                      KafkaProperty& ref, ConfigErrors& errors) {
+                      secrets::SecretRef& ref, ConfigErrors& errors) {
   YamlMap rm(node, path, errors, {"env", "file"});
   if (!rm.valid()) return false;
   if (rm.has("env") == rm.has("file")) {
@@ -430,7 +442,9 @@ bool parse_secret_ref(const YAML::Node& node, const std::string& path, const fs:
   }
   ref.env = rm.string("env").value_or("");
   if (auto f = rm.string("file")) ref.file = resolve(base, *f);
-  return true;
+  if (ref.empty()) return false;  // a type error, reported
+  const char* field = ref.env.empty() ? "file" : "env";
+  return check_readable(rm.node(field), rm.child_path(field), ref, errors);
 }
 
 void parse_kafka_properties(const YamlMap& km, const fs::path& base, KafkaConfig& k,
@@ -452,7 +466,7 @@ void parse_kafka_properties(const YamlMap& km, const fs::path& base, KafkaConfig
         continue;
       }
       p.value = it->second.Scalar();
-    } else if (!parse_secret_ref(it->second, ppath, base, p, errors)) {
+    } else if (!parse_secret_ref(it->second, ppath, base, p.secret, errors)) {
       continue;
     }
     k.properties[name] = std::move(p);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/common/secret_ref.hpp"
 #include "connectors/ssh/ssh_executor.hpp"
 #include "daemon/log.hpp"
 #include "rules/action_catalog.hpp"
@@ -35,8 +36,7 @@ struct ApiToken {
   std::uint8_t scopes = 0;  // ApiScope bits
   TokenDigest digest{};
   bool has(ApiScope s) const { return (scopes & static_cast<std::uint8_t>(s)) != 0; }
-  std::string env;   // where it was read from: environment variable
-  std::string file;  // or file
+  secrets::SecretRef ref;  // where it was read from (at load)
 };
 
 // server.auth: bearer tokens, by reference only. No tokens: no authentication.
@@ -91,11 +91,11 @@ struct SshConfig {
   std::vector<std::string> redact;
 };
 
-// A librdkafka property whose value is a secret is given by reference only.
+// A librdkafka property: an inline value, or (for secrets, which are never
+// inline) a reference read at start.
 struct KafkaProperty {
-  std::string value;  // inline value (never a secret)
-  std::string env;    // or: environment variable holding it
-  std::string file;   // or: file holding it (trailing newline stripped)
+  std::string value;
+  secrets::SecretRef secret;  // set: the value is read from here
 };
 
 struct KafkaTopics {
@@ -160,14 +160,14 @@ struct SafetyConfig {
   std::size_t max_pending_approvals = 1000;
   std::vector<BreakerConfig> limits;
   std::vector<MaintenanceWindow> maintenance;
-  std::string webhook_url;      // escalation records are POSTed here too
-  KafkaProperty webhook_token;  // a secret reference: env or file
+  std::string webhook_url;           // escalation records are POSTed here too
+  secrets::SecretRef webhook_token;  // empty: no Authorization
 };
 
 // A named receiver of incident records (a rule's `webhook` action).
 struct WebhookReceiver {
   std::string url;
-  KafkaProperty token;  // a secret reference: env or file; empty: no Authorization
+  secrets::SecretRef token;  // empty: no Authorization
 };
 
 struct DeviceConfig {

@@ -19,13 +19,9 @@ using simdjson::SUCCESS;
 
 namespace {
 
-// Deepest nesting accepted inside ignored fields; deeper bodies are rejected
-// (the walk that validates them is recursive).
-constexpr int kMaxDepth = 64;
-// Longest excerpt of an offending value quoted in an error message.
-constexpr std::size_t kMaxQuoted = 64;
-
-constexpr std::string_view kInvalidJson = "invalid_json";
+using json::kInvalidJson;
+using json::kMaxDepth;
+using json::quote;
 constexpr std::string_view kWrongType = "wrong_type";
 constexpr std::string_view kMissingField = "missing_field";
 constexpr std::string_view kInvalidTimestamp = "invalid_timestamp";
@@ -44,8 +40,6 @@ bool is_label_name(std::string_view s) noexcept {
                      [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
 }
 
-// Values in messages are quoted, escaped and cut at kMaxQuoted bytes.
-std::string quote(std::string_view s) { return json::quote(s, kMaxQuoted); }
 
 int hex_digit(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';

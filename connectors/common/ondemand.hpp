@@ -12,6 +12,14 @@
 
 namespace aiopsd::json {
 
+// What every decoder shares: the deepest nesting walked inside ignored values
+// (deeper documents are rejected, the walk that validates them is recursive),
+// the longest excerpt of an offending value quoted in an error, and the code
+// of a body that is not JSON.
+inline constexpr int kMaxDepth = 64;
+inline constexpr std::size_t kMaxQuoted = 64;
+inline constexpr std::string_view kInvalidJson = "invalid_json";
+
 // Consumes any value, checking it is well-formed JSON (ondemand is lazy: a
 // value that is never read is never validated), at most `max_depth` levels deep.
 inline simdjson::error_code validating_skip(simdjson::ondemand::value v, int max_depth,
@@ -74,7 +82,7 @@ inline bool at_end(simdjson::ondemand::document& doc) noexcept {
 
 // A value quoted and escaped for an error message; at most `max_bytes` shown,
 // cut on a UTF-8 character boundary and marked "...".
-inline std::string quote(std::string_view s, std::size_t max_bytes) {
+inline std::string quote(std::string_view s, std::size_t max_bytes = kMaxQuoted) {
   if (s.size() <= max_bytes) return fmt::format("{:?}", s);
   std::size_t n = max_bytes;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;

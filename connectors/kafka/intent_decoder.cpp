@@ -20,13 +20,10 @@ using simdjson::SUCCESS;
 
 namespace {
 
-// Deepest nesting walked inside ignored values; deeper documents are rejected
-// as invalid_json (the walk that validates them is recursive).
-constexpr int kMaxDepth = 64;
-// Longest excerpt of an offending value or key quoted in an error message.
-constexpr std::size_t kMaxQuoted = 64;
-
-constexpr std::string_view kInvalidJson = "invalid_json";
+using json::kInvalidJson;
+using json::kMaxDepth;
+using json::kMaxQuoted;
+using json::quote;
 constexpr std::string_view kSchemaViolation = "schema_violation";
 
 // Limits of schemas/intent.schema.json; lengths in Unicode code points.
@@ -75,8 +72,6 @@ std::size_t code_points(std::string_view s) noexcept {
       s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-// Values in messages are quoted, escaped and cut at kMaxQuoted bytes.
-std::string quote(std::string_view s) { return json::quote(s, kMaxQuoted); }
 
 // A key as a path segment: bare when it is a plain name, quoted otherwise.
 std::string segment(std::string_view key) {

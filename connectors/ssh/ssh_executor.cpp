@@ -141,8 +141,8 @@ class Deadline {
 bool same_endpoint(const Device& a, const Device& b) {
   return a.host == b.host && a.port == b.port && a.user == b.user &&
          a.credential.kind == b.credential.kind && a.credential.key_file == b.credential.key_file &&
-         a.credential.passphrase_env == b.credential.passphrase_env &&
-         a.credential.password_ref == b.credential.password_ref &&
+         a.credential.passphrase == b.credential.passphrase &&
+         a.credential.password == b.credential.password &&
          a.known_hosts_file == b.known_hosts_file && a.verify_host_key == b.verify_host_key;
 }
 
@@ -321,16 +321,6 @@ class Session {
     }
   }
 
-  static std::optional<std::string> read_secret_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string s = ss.str();
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return s;
-  }
-
   awaitable<std::optional<Failure>> authenticate() {
     const Credential& c = device_.credential;
     const std::string& user = device_.user;
@@ -343,36 +333,27 @@ class Session {
         co_return Failure{ErrorCode::kCredentialError,
                           fmt::format("{}: cannot read key file '{}'", where(), c.key_file)};
       }
-      const char* passphrase = nullptr;
-      if (!c.passphrase_env.empty()) {
-        passphrase = std::getenv(c.passphrase_env.c_str());
+      std::optional<std::string> passphrase;
+      if (!c.passphrase.empty()) {
+        std::string why;
+        passphrase = secrets::read_secret(c.passphrase, why);
         if (!passphrase) {
-          co_return Failure{
-              ErrorCode::kCredentialError,
-              fmt::format("{}: environment variable {} is not set", where(), c.passphrase_env)};
+          co_return Failure{ErrorCode::kCredentialError,
+                            fmt::format("{}: key passphrase: {}", where(), why)};
         }
       }
       rc = co_await call([&] {
-        return libssh2_userauth_publickey_fromfile_ex(session_, user.c_str(), ulen,
-                                                      has_pub ? pub.c_str() : nullptr,
-                                                      c.key_file.c_str(), passphrase);
+        return libssh2_userauth_publickey_fromfile_ex(
+            session_, user.c_str(), ulen, has_pub ? pub.c_str() : nullptr, c.key_file.c_str(),
+            passphrase ? passphrase->c_str() : nullptr);
       });
+      if (passphrase) std::fill(passphrase->begin(), passphrase->end(), '\0');
     } else {
-      std::optional<std::string> password;
-      if (c.kind == Credential::Kind::kPasswordEnv) {
-        if (const char* v = std::getenv(c.password_ref.c_str())) password = v;
-        if (!password) {
-          co_return Failure{
-              ErrorCode::kCredentialError,
-              fmt::format("{}: environment variable {} is not set", where(), c.password_ref)};
-        }
-      } else {
-        password = read_secret_file(c.password_ref);
-        if (!password) {
-          co_return Failure{
-              ErrorCode::kCredentialError,
-              fmt::format("{}: cannot read password file '{}'", where(), c.password_ref)};
-        }
+      std::string why;
+      std::optional<std::string> password = secrets::read_secret(c.password, why);
+      if (!password) {
+        co_return Failure{ErrorCode::kCredentialError,
+                          fmt::format("{}: password: {}", where(), why)};
       }
       rc = co_await call([&] {
         return libssh2_userauth_password_ex(session_, user.c_str(), ulen, password->c_str(),

@@ -22,16 +22,19 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/common/secret_ref.hpp"
+
 namespace aiopsd::ssh {
 
-// A secret is never held in config: only where to read it at connect time.
+// A secret is never held in config: only where to read it at connect time
+// (so a rotated password is used by the next session without a reload).
 struct Credential {
-  enum class Kind : std::uint8_t { kKeyFile, kPasswordEnv, kPasswordFile };
+  enum class Kind : std::uint8_t { kKeyFile, kPassword };
   Kind kind = Kind::kKeyFile;
   // kKeyFile: private key path; the public key is key_file + ".pub" when present.
   std::string key_file;
-  std::string passphrase_env;  // kKeyFile: optional env var holding the key passphrase
-  std::string password_ref;    // kPasswordEnv: env var name; kPasswordFile: file path
+  secrets::SecretRef passphrase;  // kKeyFile: the key's passphrase, when it has one
+  secrets::SecretRef password;    // kPassword
 };
 
 struct Device {

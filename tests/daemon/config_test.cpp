@@ -4,6 +4,9 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "daemon/http/auth.hpp"
 #include "tests/daemon/test_support.hpp"
@@ -105,6 +108,7 @@ TEST(Config, InlinePasswordIsRefused) {
 
 TEST(Config, EveryErrorIsReportedWithLocation) {
   TempDir dir;
+  ::unsetenv("AIOPSD_TEST_UNSET_P");
   auto r = load(dir, R"(server:
   listen: localhost
   bogus: 1
@@ -113,11 +117,11 @@ ssh: {known_hosts: kh, output_limit: lots}
 devices:
   - name: a
     host: h
-    credential: {key_file: k, password_env: P}
+    credential: {key_file: k, password_env: AIOPSD_TEST_UNSET_P}
   - name: a
     host: h2
     port: 70000
-    credential: {password_env: P}
+    credential: {password_env: AIOPSD_TEST_UNSET_P}
 rules: [rules.yaml]
 )",
                 R"(rules:
@@ -135,6 +139,8 @@ rules: [rules.yaml]
       "password_file\n"
       "aiopsd.yaml:10:11: devices[1].name: duplicate device name 'a'\n"
       "aiopsd.yaml:12:11: devices[1].port: 70000 is out of range [1, 65535]\n"
+      "aiopsd.yaml:13:32: devices[1].credential.password_env: environment variable "
+      "AIOPSD_TEST_UNSET_P is not set\n"
       "rules.yaml:3:24: rules[0].match.severity: unknown operator '==' (expected =, !=, =~ or "
       "!~)\n");
 }
@@ -285,8 +291,51 @@ TEST(AiopsdBinary, HelpAndVersion) {
 namespace aiopsd::daemon {
 namespace {
 
+// Every secret reference is read once at load (and wiped): `aiopsd check`
+// names a missing variable or an unreadable file where it is written,
+// instead of the daemon failing at start or at the first SSH session.
+TEST(SecretRefs, EveryUnreadableSecretIsALocatedErrorAtLoad) {
+  TempDir dir;
+  ::unsetenv("AIOPSD_TEST_UNSET_SECRET");
+  dir.write("blank.pw", "\n");
+  auto r = load(dir, std::string(kMinimal) + R"(devices:
+  - name: sw1
+    host: 10.0.0.1
+    credential: {password_file: missing.pw}
+  - name: sw2
+    host: 10.0.0.2
+    credential: {key_file: id, passphrase_env: AIOPSD_TEST_UNSET_SECRET}
+kafka:
+  brokers: "k1:9092"
+  properties:
+    sasl.password: {env: AIOPSD_TEST_UNSET_SECRET}
+    ssl.key.password: {file: blank.pw}
+safety:
+  webhook: {url: "http://127.0.0.1:9000/a", token: {file: missing.token}}
+webhooks:
+  chatops: {url: "http://127.0.0.1:9000/b", token: {env: AIOPSD_TEST_UNSET_SECRET}}
+state: {path: state}
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors,
+            "aiopsd.yaml:7:33: devices[0].credential.password_file: cannot read missing.pw: No "
+            "such file or directory\n"
+            "aiopsd.yaml:10:48: devices[1].credential.passphrase_env: environment variable "
+            "AIOPSD_TEST_UNSET_SECRET is not set\n"
+            "aiopsd.yaml:14:26: kafka.properties.sasl.password.env: environment variable "
+            "AIOPSD_TEST_UNSET_SECRET is not set\n"
+            "aiopsd.yaml:15:30: kafka.properties.ssl.key.password.file: file blank.pw is empty\n"
+            "aiopsd.yaml:17:59: safety.webhook.token.file: cannot read missing.token: No such "
+            "file or directory\n"
+            "aiopsd.yaml:19:58: webhooks.chatops.token.env: environment variable "
+            "AIOPSD_TEST_UNSET_SECRET is not set\n");
+}
+
 TEST(KafkaConfig, ParsesEveryFieldAndResolvesPaths) {
   TempDir dir;
+  ::setenv("AIOPSD_TEST_KAFKA_PW", "kafka-secret", 1);
+  std::filesystem::create_directories(dir.file("secrets"));
+  std::ofstream(dir.file("secrets/key.pw")) << "key-secret\n";
   auto r = load(dir, std::string(kMinimal) + R"(kafka:
   brokers: "k1:9092,k2:9092"
   group_id: ops
@@ -294,7 +343,7 @@ TEST(KafkaConfig, ParsesEveryFieldAndResolvesPaths) {
   max_message_bytes: 64KiB
   properties:
     security.protocol: SASL_SSL
-    sasl.password: {env: KAFKA_PW}
+    sasl.password: {env: AIOPSD_TEST_KAFKA_PW}
     ssl.key.password: {file: secrets/key.pw}
 state: {path: state, retention: 30d}
 )");
@@ -309,8 +358,8 @@ state: {path: state, retention: 30d}
   EXPECT_EQ(k.topics.alerts, "");
   EXPECT_EQ(k.max_message_bytes, 64u * 1024);
   EXPECT_EQ(k.properties.at("security.protocol").value, "SASL_SSL");
-  EXPECT_EQ(k.properties.at("sasl.password").env, "KAFKA_PW");
-  EXPECT_EQ(k.properties.at("ssl.key.password").file, dir.file("secrets/key.pw"));
+  EXPECT_EQ(k.properties.at("sasl.password").secret.env, "AIOPSD_TEST_KAFKA_PW");
+  EXPECT_EQ(k.properties.at("ssl.key.password").secret.file, dir.file("secrets/key.pw"));
   EXPECT_EQ(r.config->state.path, dir.file("state"));
 }
 
@@ -327,6 +376,7 @@ TEST(StateConfig, RetentionDefaultsToSevenDaysAndRefusesTooShort) {
 
 TEST(SafetyConfig, LimitsMaintenanceAndWebhookAreValidatedWithLocations) {
   TempDir dir;
+  ::setenv("AIOPSD_TEST_HOOK_TOKEN", "hook-secret", 1);
   auto ok = load(dir, std::string(kMinimal) + R"(safety:
   paused: true
   approval_timeout: 5m
@@ -335,7 +385,7 @@ TEST(SafetyConfig, LimitsMaintenanceAndWebhookAreValidatedWithLocations) {
     - {scope: global, max_actions: 10, max_devices: 5, window: 10m, reset: manual}
   maintenance:
     - {name: lab, match: {site: lab}, start: "2026-12-01T22:00:00Z", end: "2026-12-02T04:00:00Z"}
-  webhook: {url: "http://127.0.0.1:9000/hooks/a", token: {env: HOOK_TOKEN}}
+  webhook: {url: "http://127.0.0.1:9000/hooks/a", token: {env: AIOPSD_TEST_HOOK_TOKEN}}
 )");
   ASSERT_TRUE(ok.config) << ok.errors;
   const SafetyConfig& s = ok.config->safety;
@@ -348,7 +398,7 @@ TEST(SafetyConfig, LimitsMaintenanceAndWebhookAreValidatedWithLocations) {
   EXPECT_TRUE(s.limits[0].manual_reset);
   ASSERT_EQ(s.maintenance.size(), 1u);
   EXPECT_EQ(s.maintenance[0].match.at("site"), "lab");
-  EXPECT_EQ(s.webhook_token.env, "HOOK_TOKEN");
+  EXPECT_EQ(s.webhook_token.env, "AIOPSD_TEST_HOOK_TOKEN");
 
   auto bad = load(dir, std::string(kMinimal) + R"(safety:
   limits:
@@ -442,12 +492,12 @@ TEST(ServerAuthConfig, TokensAreReadHashedAndScoped) {
   EXPECT_FALSE(auth.metrics_public);
   ASSERT_EQ(auth.tokens.size(), 2u);
   EXPECT_EQ(auth.tokens[0].name, "prometheus");
-  EXPECT_EQ(auth.tokens[0].env, "AIOPSD_TEST_TOKEN_A");
+  EXPECT_EQ(auth.tokens[0].ref.env, "AIOPSD_TEST_TOKEN_A");
   EXPECT_TRUE(auth.tokens[0].has(ApiScope::kIngest));
   EXPECT_TRUE(auth.tokens[0].has(ApiScope::kRead));
   EXPECT_FALSE(auth.tokens[0].has(ApiScope::kAdmin));
   EXPECT_EQ(auth.tokens[0].digest, token_digest("env-token-0123456789abcdef"));
-  EXPECT_EQ(auth.tokens[1].file, dir.file("b.token"));
+  EXPECT_EQ(auth.tokens[1].ref.file, dir.file("b.token"));
   // Surrounding blanks and the line end are not part of the token.
   EXPECT_EQ(auth.tokens[1].digest, token_digest("file-token-0123456789abcdef"));
   EXPECT_EQ(auth.tokens[1].scopes, static_cast<std::uint8_t>(ApiScope::kAdmin));

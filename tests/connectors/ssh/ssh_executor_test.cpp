@@ -182,8 +182,8 @@ TEST_F(SshExecutorTest, WrongKeyFailsAuthentication) {
 
 TEST_F(SshExecutorTest, UnsetPasswordVariableIsACredentialErrorWithoutTheSecret) {
   Device d = sshd_.device("sw1");
-  d.credential.kind = Credential::Kind::kPasswordEnv;
-  d.credential.password_ref = "AIOPSD_TEST_UNSET_PASSWORD";
+  d.credential.kind = Credential::Kind::kPassword;
+  d.credential.password.env = "AIOPSD_TEST_UNSET_PASSWORD";
   ::unsetenv("AIOPSD_TEST_UNSET_PASSWORD");
   auto r = run(d, {"show version"});
   EXPECT_EQ(r.error, ErrorCode::kCredentialError) << r.error_message;
@@ -192,8 +192,8 @@ TEST_F(SshExecutorTest, UnsetPasswordVariableIsACredentialErrorWithoutTheSecret)
 
 TEST_F(SshExecutorTest, MissingPasswordFileIsACredentialError) {
   Device d = sshd_.device("sw1");
-  d.credential.kind = Credential::Kind::kPasswordFile;
-  d.credential.password_ref = (sshd_.dir() / "no-such-password").string();
+  d.credential.kind = Credential::Kind::kPassword;
+  d.credential.password.file = (sshd_.dir() / "no-such-password").string();
   auto r = run(d, {"show version"});
   EXPECT_EQ(r.error, ErrorCode::kCredentialError) << r.error_message;
   EXPECT_FALSE(r.retryable);
@@ -201,9 +201,9 @@ TEST_F(SshExecutorTest, MissingPasswordFileIsACredentialError) {
 
 TEST_F(SshExecutorTest, PasswordFromAFileIsNeverInTheErrorMessage) {
   Device d = sshd_.device("sw1");
-  d.credential.kind = Credential::Kind::kPasswordFile;
-  d.credential.password_ref = (sshd_.dir() / "password").string();
-  std::ofstream(d.credential.password_ref) << "File-S3cret-pw\n";
+  d.credential.kind = Credential::Kind::kPassword;
+  d.credential.password.file = (sshd_.dir() / "password").string();
+  std::ofstream(d.credential.password.file) << "File-S3cret-pw\n";
   auto r = run(d, {"show version"});  // the server only accepts keys
   EXPECT_EQ(r.error, ErrorCode::kAuthFailed) << r.error_message;
   EXPECT_EQ(r.error_message.find("File-S3cret-pw"), std::string::npos);
@@ -211,8 +211,8 @@ TEST_F(SshExecutorTest, PasswordFromAFileIsNeverInTheErrorMessage) {
 
 TEST_F(SshExecutorTest, PasswordIsNeverInTheErrorMessage) {
   Device d = sshd_.device("sw1");
-  d.credential.kind = Credential::Kind::kPasswordEnv;
-  d.credential.password_ref = "AIOPSD_TEST_PASSWORD";
+  d.credential.kind = Credential::Kind::kPassword;
+  d.credential.password.env = "AIOPSD_TEST_PASSWORD";
   ::setenv("AIOPSD_TEST_PASSWORD", "Sup3r-S3cret-pw", 1);
   auto r = run(d, {"show version"});  // the server only accepts keys
   EXPECT_EQ(r.error, ErrorCode::kAuthFailed) << r.error_message;
