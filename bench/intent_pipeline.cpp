@@ -20,10 +20,12 @@
 
 #include "connectors/kafka/kafka_client.hpp"
 #include "daemon/config.hpp"
+#include "daemon/intents/intent_metrics.hpp"
 #include "daemon/intents/intent_service.hpp"
 #include "daemon/log.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 #include "daemon/remediation/audit_log.hpp"
+#include "daemon/safety/safety_metrics.hpp"
 #include "daemon/state/state_store.hpp"
 
 using namespace aiopsd;
@@ -133,7 +135,10 @@ int main(int argc, char** argv) {
       daemon::load_config(write_config(dir, bootstrap), errors);
   if (!config) return fmt::print(stderr, "{}", errors.to_string()), 1;
   daemon::log::set_level(config->log_level);
-  daemon::Metrics metrics;
+  prometheus::Registry registry;
+  daemon::IntentMetrics intent_metrics(registry);
+  daemon::SafetyMetrics safety_metrics(registry);
+  daemon::NotifyMetrics notify_metrics(registry);
   daemon::AuditLog audit(config->audit_path);
   daemon::StateStore state({config->state.path, config->state.retention});
   auto producer = kafka::Producer::create(cc, error);
@@ -149,9 +154,9 @@ int main(int argc, char** argv) {
     if (!ok) return fmt::print(stderr, "warm-up produce to {} failed\n", topic), 1;
   }
   daemon::ApprovalBook approvals(&state, {}, nullptr);
-  daemon::Escalations escalations(metrics);
-  daemon::IntentService service(config, executor, audit, metrics, state, *producer, approvals,
-                                escalations);
+  daemon::Escalations escalations(notify_metrics);
+  daemon::IntentService service(config, executor, audit, intent_metrics, safety_metrics,
+                                notify_metrics, state, *producer, approvals, escalations);
   auto consumer = kafka::Consumer::create({bootstrap, {{"session.timeout.ms", "6000"}}}, "bench",
                                           {"intents"}, error);
   if (!consumer) return fmt::print(stderr, "{}\n", error), 1;

@@ -39,13 +39,13 @@ void App::start() {
   eo.max_sessions = cfg.ssh.max_sessions;
   eo.max_queued = cfg.ssh.max_queued;
   eo.max_idle_sessions = cfg.ssh.max_idle_sessions;
-  eo.on_active_sessions = [m = &s.metrics](std::size_t n) {
+  eo.on_active_sessions = [m = &s.remediation_metrics](std::size_t n) {
     m->ssh_sessions_active.Set(static_cast<double>(n));
   };
-  eo.on_pool_event = [m = &s.metrics](ssh::PoolEvent e) {
+  eo.on_pool_event = [m = &s.remediation_metrics](ssh::PoolEvent e) {
     m->ssh_pool_events[static_cast<std::size_t>(e)]->Increment();
   };
-  eo.on_idle_sessions = [m = &s.metrics](std::size_t n) {
+  eo.on_idle_sessions = [m = &s.remediation_metrics](std::size_t n) {
     m->ssh_sessions_idle.Set(static_cast<double>(n));
   };
   eo.on_command_sent = s.options.on_ssh_command_sent;
@@ -60,13 +60,13 @@ void App::start() {
   } else {
     log::info("approval", "no state.path: pending approvals would be kept in memory only");
   }
-  s.silences = std::make_unique<Silences>(s.state.get(), *cfg.interner, s.metrics);
+  s.silences = std::make_unique<Silences>(s.state.get(), *cfg.interner, s.engine_metrics);
   s.silences->housekeeping(std::chrono::system_clock::now());
-  s.gate = std::make_unique<SafetyGate>(cfg.safety, s.metrics, s.state.get());
+  s.gate = std::make_unique<SafetyGate>(cfg.safety, s.safety_metrics, s.state.get());
   if (!cfg.safety.webhook_url.empty()) {
     s.webhook = std::make_unique<WebhookSender>(
         parse_webhook_url(cfg.safety.webhook_url),
-        read_secret_at_start("safety.webhook.token", cfg.safety.webhook_token), s.metrics);
+        read_secret_at_start("safety.webhook.token", cfg.safety.webhook_token), s.notify_metrics);
     s.escalations.attach_webhook(s.webhook.get());
   }
   s.approvals = std::make_unique<ApprovalBook>(
@@ -74,12 +74,12 @@ void App::start() {
       ApprovalBook::Options{cfg.safety.approval_timeout, cfg.safety.four_eyes,
                             cfg.safety.max_pending_approvals},
       [&s](const Approval& a) { s.on_decided(a); });
-  s.metrics.approvals_pending.Set(static_cast<double>(s.approvals->pending()));
+  s.safety_metrics.approvals_pending.Set(static_cast<double>(s.approvals->pending()));
   for (const auto& [name, r] : cfg.webhooks) {
     s.incidents.add_receiver(
         name, std::make_unique<WebhookSender>(
                   parse_webhook_url(r.url),
-                  read_secret_at_start("webhooks." + name + ".token", r.token), s.metrics));
+                  read_secret_at_start("webhooks." + name + ".token", r.token), s.notify_metrics));
   }
   s.plan_workers(cfg);
   s.engines->install(s.make_generation(s.config));
@@ -93,8 +93,9 @@ void App::start() {
     s.ssh_io.run();
   });
   if (cfg.kafka.enabled) start_kafka();
-  s.routes = std::make_unique<AlertRoutes>(*cfg.interner, limits, *s.queue, s.metrics,
-                                           [this] { return impl_->running.load(); });
+  s.routes =
+      std::make_unique<AlertRoutes>(*cfg.interner, limits, *s.queue, s.metrics, s.http_metrics,
+                                    [this] { return impl_->running.load(); });
   HttpServerOptions ho;
   ho.address = cfg.server.address;
   ho.port = cfg.server.port;
@@ -102,10 +103,10 @@ void App::start() {
   ho.read_timeout = cfg.server.read_timeout;
   ho.idle_timeout = cfg.server.idle_timeout;
   ho.max_connections = cfg.server.max_connections;
-  ho.on_connection_event = [m = &s.metrics](ConnectionEvent e) {
-    m->http_connections[static_cast<std::size_t>(e)]->Increment();
+  ho.on_connection_event = [m = &s.http_metrics](ConnectionEvent e) {
+    m->connections[static_cast<std::size_t>(e)]->Increment();
   };
-  ho.auth = std::make_shared<HttpAuth>(cfg.server.auth, s.metrics);
+  ho.auth = std::make_shared<HttpAuth>(cfg.server.auth, s.http_metrics);
   if (cfg.server.tls.enabled()) {
     TlsError tls_error;
     ho.tls = make_server_tls_context(cfg.server.tls, tls_error);
@@ -113,7 +114,7 @@ void App::start() {
       throw std::runtime_error(
           fmt::format("server.tls.{}: {}", tls_error.field, tls_error.message));
   }
-  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, *s.silences, s.metrics,
+  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, *s.silences, s.http_metrics,
                                                  *s.routes, [this] { return reload(); });
   s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.admin_routes);
   s.port = s.server->start();

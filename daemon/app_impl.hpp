@@ -19,23 +19,29 @@
 #include <thread>
 
 #include "daemon/detail/periodic.hpp"
+#include "daemon/engine/engine_metrics.hpp"
 #include "daemon/engine/engine_workers.hpp"
 #include "daemon/engine/event_queue.hpp"
 #include "daemon/engine/silences.hpp"
 #include "daemon/http/admin_routes.hpp"
 #include "daemon/http/alert_routes.hpp"
 #include "daemon/http/auth.hpp"
+#include "daemon/http/http_metrics.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/http/tls.hpp"
+#include "daemon/intents/intent_metrics.hpp"
 #include "daemon/intents/intent_service.hpp"
 #include "daemon/intents/kafka_ingest.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 #include "daemon/remediation/action_runner.hpp"
 #include "daemon/remediation/audit_log.hpp"
+#include "daemon/remediation/remediation_metrics.hpp"
 #include "daemon/safety/approvals.hpp"
 #include "daemon/safety/escalations.hpp"
 #include "daemon/safety/safety_gate.hpp"
+#include "daemon/safety/safety_metrics.hpp"
 #include "daemon/state/state_store.hpp"
 #include "rules/engine.hpp"
 #include "rules/shard_key.hpp"
@@ -66,7 +72,16 @@ struct App::Impl {
   AppOptions options;
   rules::SystemClock system_clock;
   const rules::Clock& clock;
+  // The registry and what every room shares; then each room's own metrics on
+  // it (owned here, the composition root, since metrics.hpp may not include
+  // the rooms above it).
   Metrics metrics;
+  HttpMetrics http_metrics{*metrics.registry};
+  EngineMetrics engine_metrics{*metrics.registry};
+  RemediationMetrics remediation_metrics{*metrics.registry};
+  SafetyMetrics safety_metrics{*metrics.registry};
+  IntentMetrics intent_metrics{*metrics.registry};
+  NotifyMetrics notify_metrics{*metrics.registry};
   std::unique_ptr<AuditLog> audit;
   // Events from the connectors to the engine workers, routed by shard_key.
   std::unique_ptr<EventQueue> queue;
@@ -80,8 +95,8 @@ struct App::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> ssh_work;
   std::unique_ptr<ssh::SshExecutor> executor;
   std::unique_ptr<StateStore> state;  // when state.path is set
-  Escalations escalations{metrics};
-  Incidents incidents{metrics};
+  Escalations escalations{notify_metrics};
+  Incidents incidents{notify_metrics};
   std::unique_ptr<WebhookSender> webhook;
   std::unique_ptr<SafetyGate> gate;
   std::unique_ptr<ApprovalBook> approvals;
@@ -106,18 +121,13 @@ struct App::Impl {
   Impl(std::unique_ptr<Config> c, AppOptions o)
       : config(std::move(c)),
         options(std::move(o)),
-        clock(options.clock ? *options.clock : system_clock),  // options is declared first
-        config_reload_ok(metrics.config_reload_successful.Add({})),
-        config_reload_time(metrics.config_reload_timestamp.Add({})) {}
-
-  prometheus::Gauge& config_reload_ok;
-  prometheus::Gauge& config_reload_time;
+        clock(options.clock ? *options.clock : system_clock) {}  // options is declared first
 
   // The outcome of a config load (at start or a reload), for the two gauges.
   void mark_reload(bool ok) {
-    config_reload_ok.Set(ok ? 1 : 0);
+    metrics.config_reload_successful.Set(ok ? 1 : 0);
     if (!ok) return;
-    config_reload_time.Set(
+    metrics.config_reload_timestamp.Set(
         static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count()));
@@ -126,8 +136,9 @@ struct App::Impl {
   std::shared_ptr<ActionRunner> current_runner() { return engines->current_runner(); }
   std::size_t actions_in_flight() { return engines ? engines->actions_in_flight() : 0; }
   EngineWorkers::Generation make_generation(std::shared_ptr<const Config> cfg) {
-    auto runner = std::make_shared<ActionRunner>(*cfg, *executor, *audit, metrics, *gate,
-                                                 *approvals, escalations, incidents);
+    auto runner =
+        std::make_shared<ActionRunner>(*cfg, *executor, *audit, remediation_metrics, safety_metrics,
+                                       *gate, *approvals, escalations, incidents);
     return {std::move(cfg), std::move(runner)};
   }
 
@@ -147,8 +158,9 @@ struct App::Impl {
     queue = std::make_unique<EventQueue>(
         cfg.engine.queue_capacity, n,
         [key = &*shard_key](const rules::Event& e) { return key->route(e); });
-    engines = std::make_unique<EngineWorkers>(n, shard_key->labels(), *queue, metrics, clock,
-                                              *silences, state.get(), options.tick_interval);
+    engines = std::make_unique<EngineWorkers>(n, shard_key->labels(), *queue, engine_metrics,
+                                              metrics.event_queue_depth, clock, *silences,
+                                              state.get(), options.tick_interval);
     if (n > 1) {
       log::info("engine", "{} engine workers, events sharded by {}", n,
                 labels->empty() ? std::string("alert fingerprint")
@@ -158,8 +170,8 @@ struct App::Impl {
 
   // One place decides where a decision goes, whichever thread made it.
   void on_decided(const Approval& a) {
-    metrics.approvals.Add({{"outcome", std::string(to_string(a.status))}}).Increment();
-    metrics.approvals_pending.Set(static_cast<double>(approvals->pending()));
+    safety_metrics.approvals.Add({{"outcome", std::string(to_string(a.status))}}).Increment();
+    safety_metrics.approvals_pending.Set(static_cast<double>(approvals->pending()));
     escalations.approval(a);
     if (a.origin == Approval::Origin::kRule) {
       current_runner()->decided(a);

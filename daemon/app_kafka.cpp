@@ -46,7 +46,8 @@ void App::start_kafka() {
   if (!s.producer) throw std::runtime_error("kafka producer: " + error);
   s.escalations.attach(s.producer.get(), k.topics.escalations);
   s.incidents.attach(s.producer.get());
-  s.intents = std::make_unique<IntentService>(s.config, *s.executor, *s.audit, s.metrics, *s.state,
+  s.intents = std::make_unique<IntentService>(s.config, *s.executor, *s.audit, s.intent_metrics,
+                                              s.safety_metrics, s.notify_metrics, *s.state,
                                               *s.producer, *s.approvals, s.escalations);
   s.intents->report_interrupted();
   std::vector<std::string> topics{k.topics.intents};
@@ -60,13 +61,15 @@ void App::start_kafka() {
   }
   s.consumer = kafka::Consumer::create(consumer_config, k.group_id, topics, error);
   if (!s.consumer) throw std::runtime_error("kafka consumer: " + error);
-  s.kafka_ingest = std::make_unique<KafkaIngest>(cfg, *s.intents, *s.approvals, *s.queue, s.metrics,
-                                                 *s.producer, *s.consumer);
+  s.kafka_ingest =
+      std::make_unique<KafkaIngest>(cfg, *s.intents, *s.approvals, *s.queue, s.metrics,
+                                    s.intent_metrics, s.notify_metrics, *s.producer, *s.consumer);
   s.consumer->start(
       [ingest = s.kafka_ingest.get()](const kafka::Message& m) { ingest->handle(m); });
   s.lag_sampler.emplace("aiopsd-lag", std::chrono::seconds(5), [&s] {
     for (const auto& l : s.consumer->lag()) {
-      s.metrics.kafka_lag.Add({{"topic", l.topic}, {"partition", std::to_string(l.partition)}})
+      s.intent_metrics.kafka_lag
+          .Add({{"topic", l.topic}, {"partition", std::to_string(l.partition)}})
           .Set(static_cast<double>(l.lag));
     }
   });

@@ -74,7 +74,7 @@ std::string App::reload() {
   s.engines->offer(s.make_generation(cfg));
   if (s.intents) s.intents->set_config(cfg);
   // Tokens are re-read: rotating one is a reload. TLS certificates need a restart.
-  s.server->set_auth(std::make_shared<HttpAuth>(cfg->server.auth, s.metrics));
+  s.server->set_auth(std::make_shared<HttpAuth>(cfg->server.auth, s.http_metrics));
   log::set_level(cfg->log_level);
   s.mark_reload(true);
   log::info("config", "reload of {} accepted: {} rules, {} catalog actions, {} devices", cfg->path,

@@ -14,7 +14,7 @@ namespace {
 // them by rule for the daemon's total).
 class RuleMetrics final : public rules::EngineObserver {
  public:
-  RuleMetrics(const rules::RuleSet& rules, Metrics& m, std::size_t worker) {
+  RuleMetrics(const rules::RuleSet& rules, EngineMetrics& m, std::size_t worker) {
     const std::string w = std::to_string(worker);
     for (const auto& r : rules.rules) {
       matches_.push_back(&m.rule_matches.Add({{"rule", r.name}}));
@@ -95,11 +95,13 @@ struct EngineWorkers::Worker {
 };
 
 EngineWorkers::EngineWorkers(std::size_t workers, std::vector<std::string> shard_by,
-                             EventQueue& queue, Metrics& metrics, const rules::Clock& clock,
+                             EventQueue& queue, EngineMetrics& metrics,
+                             prometheus::Gauge& queue_depth, const rules::Clock& clock,
                              Silences& silences, StateStore* state,
                              std::chrono::milliseconds tick_interval)
     : queue_(queue),
       metrics_(metrics),
+      queue_depth_(queue_depth),
       clock_(clock),
       silences_(silences),
       state_(state),
@@ -255,7 +257,7 @@ void EngineWorkers::loop(Worker& w) {
     }
     for (const auto& d : decisions) w.gen.runner->run(d);
     decisions.clear();
-    if (w.lane == 0) metrics_.event_queue_depth.Set(static_cast<double>(queue_.size()));
+    if (w.lane == 0) queue_depth_.Set(static_cast<double>(queue_.size()));
     queue_.mark_done(w.lane);
     if (!open) return;
   }

@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "daemon/config.hpp"
+#include "daemon/engine/engine_metrics.hpp"
 #include "daemon/engine/event_queue.hpp"
 #include "daemon/engine/silences.hpp"
-#include "daemon/metrics.hpp"
 #include "daemon/remediation/action_runner.hpp"
 #include "daemon/state/state_store.hpp"
 #include "rules/clock.hpp"
@@ -40,8 +40,8 @@ class EngineWorkers {
 
   // `workers` lanes of `queue`; `state` may be null (no persistence).
   EngineWorkers(std::size_t workers, std::vector<std::string> shard_by, EventQueue& queue,
-                Metrics& metrics, const rules::Clock& clock, Silences& silences, StateStore* state,
-                std::chrono::milliseconds tick_interval);
+                EngineMetrics& metrics, prometheus::Gauge& queue_depth, const rules::Clock& clock,
+                Silences& silences, StateStore* state, std::chrono::milliseconds tick_interval);
   ~EngineWorkers();
   EngineWorkers(const EngineWorkers&) = delete;
   EngineWorkers& operator=(const EngineWorkers&) = delete;
@@ -67,7 +67,8 @@ class EngineWorkers {
   std::shared_ptr<Offer> make_offer(Generation g);
 
   EventQueue& queue_;
-  Metrics& metrics_;
+  EngineMetrics& metrics_;
+  prometheus::Gauge& queue_depth_;
   const rules::Clock& clock_;
   Silences& silences_;
   StateStore* state_;

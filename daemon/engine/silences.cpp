@@ -87,7 +87,7 @@ bool Silences::Snapshot::matches(const rules::Event& event, TimePoint now) const
   return false;
 }
 
-Silences::Silences(StateStore* store, rules::Interner& interner, Metrics& metrics)
+Silences::Silences(StateStore* store, rules::Interner& interner, EngineMetrics& metrics)
     : store_(store), interner_(interner), metrics_(metrics) {
   if (store_) {
     for (const auto& [id, value] : store_->records(StateStore::Keyspace::kSilences)) {

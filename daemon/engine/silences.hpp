@@ -16,7 +16,7 @@
 #include <variant>
 #include <vector>
 
-#include "daemon/metrics.hpp"
+#include "daemon/engine/engine_metrics.hpp"
 #include "daemon/state/state_store.hpp"
 #include "rules/event.hpp"
 
@@ -78,7 +78,7 @@ class Silences {
     std::vector<Entry> entries_;
   };
 
-  Silences(StateStore* store, rules::Interner& interner, Metrics& metrics);
+  Silences(StateStore* store, rules::Interner& interner, EngineMetrics& metrics);
 
   // Parses and checks a silence document (Alertmanager v2 PostableSilence);
   // the error names the field.
@@ -99,7 +99,7 @@ class Silences {
 
   StateStore* store_;
   rules::Interner& interner_;
-  Metrics& metrics_;
+  EngineMetrics& metrics_;
   mutable std::mutex mu_;
   std::vector<Silence> silences_;
   std::shared_ptr<const Snapshot> snapshot_;

@@ -41,7 +41,8 @@ std::string_view query_param(std::string_view target, std::string_view name) {
 }  // namespace
 
 AdminRoutes::AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Silences& silences,
-                         Metrics& metrics, HttpHandler& next, std::function<std::string()> reload)
+                         HttpMetrics& metrics, HttpHandler& next,
+                         std::function<std::string()> reload)
     : approvals_(approvals),
       gate_(gate),
       silences_(silences),
@@ -58,7 +59,7 @@ HttpResponse AdminRoutes::unauthorized(const HttpRequest& header_only, const Aut
 }
 
 HttpResponse AdminRoutes::reply(const HttpRequest& req, http::status status, std::string body) {
-  metrics_.http_requests
+  metrics_.requests
       .Add({{"route", "admin"}, {"code", std::to_string(static_cast<unsigned>(status))}})
       .Increment();
   return json_response(status, std::move(body), req.version(), req.keep_alive());

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "daemon/engine/silences.hpp"
+#include "daemon/http/http_metrics.hpp"
 #include "daemon/http/server.hpp"
-#include "daemon/metrics.hpp"
 #include "daemon/safety/approvals.hpp"
 #include "daemon/safety/safety_gate.hpp"
 
@@ -21,7 +21,7 @@ namespace aiopsd::daemon {
 class AdminRoutes final : public HttpHandler {
  public:
   // `reload` re-reads the config and returns its errors (empty: accepted).
-  AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Silences& silences, Metrics& metrics,
+  AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Silences& silences, HttpMetrics& metrics,
               HttpHandler& next, std::function<std::string()> reload);
 
   HttpResponse handle(HttpRequest& request, const RequestContext& context) override;
@@ -43,7 +43,7 @@ class AdminRoutes final : public HttpHandler {
   ApprovalBook& approvals_;
   SafetyGate& gate_;
   Silences& silences_;
-  Metrics& metrics_;
+  HttpMetrics& metrics_;
   HttpHandler& next_;
   std::function<std::string()> reload_;
 };

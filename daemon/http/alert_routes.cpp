@@ -37,18 +37,20 @@ std::string_view route_of(std::string_view target) {
 }  // namespace
 
 AlertRoutes::AlertRoutes(rules::Interner& interner, alertmanager::DecodeLimits limits,
-                         EventQueue& queue, Metrics& metrics, std::function<bool()> ready)
+                         EventQueue& queue, Metrics& metrics, HttpMetrics& http_metrics,
+                         std::function<bool()> ready)
     : interner_(interner),
       decoder_(interner, limits),
       queue_(queue),
       metrics_(metrics),
+      http_metrics_(http_metrics),
       ready_(std::move(ready)),
       received_v2_(metrics.events_received.Add({{"connector", std::string(kV2Connector)}})),
       received_webhook_(
           metrics.events_received.Add({{"connector", std::string(kWebhookConnector)}})) {}
 
 void AlertRoutes::count(std::string_view route, unsigned status) {
-  metrics_.http_requests.Add({{"route", std::string(route)}, {"code", std::to_string(status)}})
+  http_metrics_.requests.Add({{"route", std::string(route)}, {"code", std::to_string(status)}})
       .Increment();
 }
 

@@ -11,6 +11,7 @@
 
 #include "connectors/alertmanager/alert_decoder.hpp"
 #include "daemon/engine/event_queue.hpp"
+#include "daemon/http/http_metrics.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/metrics.hpp"
 
@@ -19,7 +20,7 @@ namespace aiopsd::daemon {
 class AlertRoutes final : public HttpHandler {
  public:
   AlertRoutes(rules::Interner& interner, alertmanager::DecodeLimits limits, EventQueue& queue,
-              Metrics& metrics, std::function<bool()> ready);
+              Metrics& metrics, HttpMetrics& http_metrics, std::function<bool()> ready);
 
   HttpResponse handle(HttpRequest& request, const RequestContext& context) override;
   HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) override;
@@ -35,6 +36,7 @@ class AlertRoutes final : public HttpHandler {
   alertmanager::AlertDecoder decoder_;
   EventQueue& queue_;
   Metrics& metrics_;
+  HttpMetrics& http_metrics_;
   std::function<bool()> ready_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<rules::Event> batch_;

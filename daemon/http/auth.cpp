@@ -9,9 +9,9 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "daemon/http/http_metrics.hpp"
 #include "daemon/http/tls.hpp"
 #include "daemon/log.hpp"
-#include "daemon/metrics.hpp"
 
 namespace aiopsd::daemon {
 
@@ -154,11 +154,11 @@ TokenDigest token_digest(std::string_view token) {
   return d;
 }
 
-HttpAuth::HttpAuth(AuthConfig config, Metrics& metrics)
+HttpAuth::HttpAuth(AuthConfig config, HttpMetrics& metrics)
     : config_(std::move(config)),
-      missing_(metrics.http_auth_failures.Add({{"reason", "missing"}})),
-      invalid_(metrics.http_auth_failures.Add({{"reason", "invalid"}})),
-      forbidden_(metrics.http_auth_failures.Add({{"reason", "forbidden"}})) {}
+      missing_(metrics.auth_failures.Add({{"reason", "missing"}})),
+      invalid_(metrics.auth_failures.Add({{"reason", "invalid"}})),
+      forbidden_(metrics.auth_failures.Add({{"reason", "forbidden"}})) {}
 
 AuthResult HttpAuth::check(const http::request_header<>& header) const {
   AuthResult r;

@@ -21,7 +21,7 @@ class Counter;
 
 namespace aiopsd::daemon {
 
-struct Metrics;
+struct HttpMetrics;
 
 // What a route requires. `read` is met by a read or an admin token; `admin`
 // by an admin token; `ingest` by an ingest token only.
@@ -50,7 +50,7 @@ TokenDigest token_digest(std::string_view token);
 class HttpAuth {
  public:
   // Counts failures in `metrics` (aiopsd_http_auth_failures_total{reason}).
-  HttpAuth(AuthConfig config, Metrics& metrics);
+  HttpAuth(AuthConfig config, HttpMetrics& metrics);
 
   bool enabled() const { return config_.enabled(); }
   // Without tokens configured every request is allowed, anonymously.

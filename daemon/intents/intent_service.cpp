@@ -67,7 +67,8 @@ IntentService::Outcome expired(const IntentService::Job& job) {
 }  // namespace
 
 IntentService::IntentService(std::shared_ptr<const Config> config, ssh::SshExecutor& executor,
-                             AuditLog& audit, Metrics& metrics, StateStore& state,
+                             AuditLog& audit, IntentMetrics& metrics, SafetyMetrics& safety_metrics,
+                             NotifyMetrics& notify_metrics, StateStore& state,
                              kafka::Producer& producer, ApprovalBook& approvals,
                              Escalations& escalations)
     : config_(*config),
@@ -75,6 +76,8 @@ IntentService::IntentService(std::shared_ptr<const Config> config, ssh::SshExecu
       executor_(executor),
       audit_(audit),
       metrics_(metrics),
+      safety_metrics_(safety_metrics),
+      notify_metrics_(notify_metrics),
       state_(state),
       producer_(producer),
       approvals_(approvals),
@@ -295,8 +298,7 @@ void IntentService::hold(const std::shared_ptr<Job>& job) {
                                    : "could not store the approval; nothing was sent",
                                {}});
   }
-  metrics_.actions_held.Add({{"reason", "approval_required"}}).Increment();
-  metrics_.approvals_pending.Set(static_cast<double>(approvals_.pending()));
+  safety_metrics_.held("approval_required", approvals_.pending());
   escalations_.approval(*held);
   log::info("intent", "intent {} action={} device={} held for approval {}", in.intent_id, in.action,
             held->device, held->id);
@@ -503,7 +505,7 @@ void IntentService::finish(const std::shared_ptr<Job>& job, const Outcome& o) {
 // Produces until the broker acknowledges: a result is never dropped.
 void IntentService::publish(const std::string& topic, std::string key, std::string value,
                             std::vector<kafka::Header> headers, std::function<void()> acked) {
-  publish_until_acked(producer_, metrics_, topic, std::move(key), std::move(value),
+  publish_until_acked(producer_, notify_metrics_, topic, std::move(key), std::move(value),
                       std::move(headers), std::move(acked));
 }
 

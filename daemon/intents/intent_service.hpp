@@ -30,10 +30,12 @@
 #include "connectors/kafka/kafka_client.hpp"
 #include "connectors/ssh/ssh_executor.hpp"
 #include "daemon/config.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/intents/intent_metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 #include "daemon/remediation/audit_log.hpp"
 #include "daemon/safety/approvals.hpp"
 #include "daemon/safety/escalations.hpp"
+#include "daemon/safety/safety_metrics.hpp"
 #include "daemon/state/state_store.hpp"
 
 namespace aiopsd::daemon {
@@ -43,7 +45,8 @@ class IntentService {
   // `config` is the startup config: its Kafka settings stay for the process's
   // life; set_config() swaps in reloaded catalogs, devices and policies.
   IntentService(std::shared_ptr<const Config> config, ssh::SshExecutor& executor, AuditLog& audit,
-                Metrics& metrics, StateStore& state, kafka::Producer& producer,
+                IntentMetrics& metrics, SafetyMetrics& safety_metrics,
+                NotifyMetrics& notify_metrics, StateStore& state, kafka::Producer& producer,
                 ApprovalBook& approvals, Escalations& escalations);
   ~IntentService();
 
@@ -88,7 +91,9 @@ class IntentService {
   std::shared_ptr<const Config> current_;
   ssh::SshExecutor& executor_;
   AuditLog& audit_;
-  Metrics& metrics_;
+  IntentMetrics& metrics_;
+  SafetyMetrics& safety_metrics_;
+  NotifyMetrics& notify_metrics_;
   StateStore& state_;
   kafka::Producer& producer_;
   ApprovalBook& approvals_;

@@ -15,19 +15,24 @@ constexpr std::string_view kConnector = "kafka";
 }
 
 KafkaIngest::KafkaIngest(const Config& config, IntentService& intents, ApprovalBook& approvals,
-                         EventQueue& queue, Metrics& metrics, kafka::Producer& producer,
+                         EventQueue& queue, Metrics& metrics, IntentMetrics& intent_metrics,
+                         NotifyMetrics& notify_metrics, kafka::Producer& producer,
                          kafka::Consumer& consumer)
     : config_(config),
       intents_(intents),
       approvals_(approvals),
       queue_(queue),
       metrics_(metrics),
+      intent_metrics_(intent_metrics),
+      notify_metrics_(notify_metrics),
       producer_(producer),
       consumer_(consumer),
       decoder_(*config.interner, alertmanager::DecodeLimits{config.engine.max_labels}),
-      consumed_intents_(metrics.kafka_consumed.Add({{"topic", config.kafka.topics.intents}})),
-      consumed_alerts_(metrics.kafka_consumed.Add({{"topic", config.kafka.topics.alerts}})),
-      consumed_approvals_(metrics.kafka_consumed.Add({{"topic", config.kafka.topics.approvals}})),
+      consumed_intents_(
+          intent_metrics.kafka_consumed.Add({{"topic", config.kafka.topics.intents}})),
+      consumed_alerts_(intent_metrics.kafka_consumed.Add({{"topic", config.kafka.topics.alerts}})),
+      consumed_approvals_(
+          intent_metrics.kafka_consumed.Add({{"topic", config.kafka.topics.approvals}})),
       received_alerts_(metrics.events_received.Add({{"connector", std::string(kConnector)}})) {}
 
 void KafkaIngest::handle(const kafka::Message& m) {
@@ -88,10 +93,10 @@ void KafkaIngest::handle_decision(const kafka::Message& m) {
 void KafkaIngest::dead_letter(const kafka::Message& m, std::string_view code,
                               std::string_view message) {
   log::warn("kafka", "{}/{}@{}: {}: {}", m.topic, m.partition, m.offset, code, message);
-  metrics_.dead_letters.Add({{"reason", std::string(code)}}).Increment();
+  intent_metrics_.dead_letters.Add({{"reason", std::string(code)}}).Increment();
   DeadLetter d = make_dead_letter(m.value, code, message, m.topic, m.partition, m.offset);
-  publish_until_acked(producer_, metrics_, config_.kafka.topics.dead_letter, std::string(m.key),
-                      std::move(d.value), std::move(d.headers),
+  publish_until_acked(producer_, notify_metrics_, config_.kafka.topics.dead_letter,
+                      std::string(m.key), std::move(d.value), std::move(d.headers),
                       [this, topic = std::string(m.topic), p = m.partition, o = m.offset] {
                         consumer_.done(topic, p, o);
                       });

@@ -17,16 +17,18 @@
 #include "connectors/kafka/kafka_client.hpp"
 #include "daemon/config.hpp"
 #include "daemon/engine/event_queue.hpp"
+#include "daemon/intents/intent_metrics.hpp"
 #include "daemon/intents/intent_service.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 
 namespace aiopsd::daemon {
 
 class KafkaIngest {
  public:
   KafkaIngest(const Config& config, IntentService& intents, ApprovalBook& approvals,
-              EventQueue& queue, Metrics& metrics, kafka::Producer& producer,
-              kafka::Consumer& consumer);
+              EventQueue& queue, Metrics& metrics, IntentMetrics& intent_metrics,
+              NotifyMetrics& notify_metrics, kafka::Producer& producer, kafka::Consumer& consumer);
   void handle(const kafka::Message& m);
   // Unblocks a handle() waiting for queue room (shutdown).
   void stop() { stopping_ = true; }
@@ -41,6 +43,8 @@ class KafkaIngest {
   ApprovalBook& approvals_;
   EventQueue& queue_;
   Metrics& metrics_;
+  IntentMetrics& intent_metrics_;
+  NotifyMetrics& notify_metrics_;
   kafka::Producer& producer_;
   kafka::Consumer& consumer_;
   alertmanager::AlertDecoder decoder_;

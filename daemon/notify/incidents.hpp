@@ -14,7 +14,7 @@
 #include <string>
 
 #include "connectors/kafka/kafka_client.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 #include "daemon/notify/webhook_sender.hpp"
 #include "rules/engine.hpp"
 
@@ -30,7 +30,7 @@ std::string incident_id(const rules::Decision& d, const rules::Rule& rule);
 
 class Incidents {
  public:
-  explicit Incidents(Metrics& metrics) : metrics_(metrics) {}
+  explicit Incidents(NotifyMetrics& metrics) : metrics_(metrics) {}
   void attach(kafka::Producer* producer) { producer_ = producer; }
   void add_receiver(std::string name, std::unique_ptr<WebhookSender> sender);
 
@@ -42,7 +42,7 @@ class Incidents {
   bool to_webhook(const std::string& receiver, std::string record);
 
  private:
-  Metrics& metrics_;
+  NotifyMetrics& metrics_;
   kafka::Producer* producer_ = nullptr;
   std::map<std::string, std::unique_ptr<WebhookSender>, std::less<>> receivers_;
 };

@@ -6,7 +6,7 @@
 
 namespace aiopsd::daemon {
 
-void publish_until_acked(kafka::Producer& producer, Metrics& metrics, std::string topic,
+void publish_until_acked(kafka::Producer& producer, NotifyMetrics& metrics, std::string topic,
                          std::string key, std::string value, std::vector<kafka::Header> headers,
                          std::function<void()> acked) {
   struct Pending {

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "connectors/kafka/kafka_client.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 
 namespace aiopsd::daemon {
 
 // `acked` runs once, on the producer's poll thread, after the broker acknowledged.
-void publish_until_acked(kafka::Producer& producer, Metrics& metrics, std::string topic,
+void publish_until_acked(kafka::Producer& producer, NotifyMetrics& metrics, std::string topic,
                          std::string key, std::string value, std::vector<kafka::Header> headers,
                          std::function<void()> acked);
 

@@ -37,7 +37,7 @@ WebhookTarget parse_webhook_url(std::string_view url) {
   return t;
 }
 
-WebhookSender::WebhookSender(WebhookTarget target, std::string bearer_token, Metrics& metrics,
+WebhookSender::WebhookSender(WebhookTarget target, std::string bearer_token, NotifyMetrics& metrics,
                              std::size_t max_queue)
     : target_(std::move(target)),
       token_(std::move(bearer_token)),

@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon/metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 
 namespace aiopsd::daemon {
 
@@ -27,7 +27,7 @@ WebhookTarget parse_webhook_url(std::string_view url);
 
 class WebhookSender {
  public:
-  WebhookSender(WebhookTarget target, std::string bearer_token, Metrics& metrics,
+  WebhookSender(WebhookTarget target, std::string bearer_token, NotifyMetrics& metrics,
                 std::size_t max_queue = 10'000);
   ~WebhookSender();  // sends what is queued for at most ~5s, then stops
   WebhookSender(const WebhookSender&) = delete;
@@ -41,7 +41,7 @@ class WebhookSender {
 
   WebhookTarget target_;
   std::string token_;
-  Metrics& metrics_;
+  NotifyMetrics& metrics_;
   std::size_t max_queue_;
   std::mutex mu_;
   std::condition_variable cv_;

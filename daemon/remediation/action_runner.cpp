@@ -25,12 +25,14 @@ struct ActionRunner::Outcome {
 };
 
 ActionRunner::ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
-                           Metrics& metrics, SafetyGate& gate, ApprovalBook& approvals,
-                           Escalations& escalations, Incidents& incidents)
+                           RemediationMetrics& metrics, SafetyMetrics& safety_metrics,
+                           SafetyGate& gate, ApprovalBook& approvals, Escalations& escalations,
+                           Incidents& incidents)
     : config_(config),
       executor_(executor),
       audit_(audit),
       metrics_(metrics),
+      safety_metrics_(safety_metrics),
       gate_(gate),
       approvals_(approvals),
       escalations_(escalations),
@@ -212,8 +214,7 @@ void ActionRunner::hold(const std::shared_ptr<Outcome>& o, const DeviceConfig& d
   o->record.approval_id = held->id;
   o->record.error_code = why.code;
   o->record.error_message = fmt::format("held for approval {}: {}", held->id, why.message);
-  metrics_.actions_held.Add({{"reason", why.code}}).Increment();
-  metrics_.approvals_pending.Set(static_cast<double>(approvals_.pending()));
+  safety_metrics_.held(why.code, approvals_.pending());
   if (why.tripped_now) escalations_.breaker_opened(why);
   escalations_.approval(*held);
   finish(*o);

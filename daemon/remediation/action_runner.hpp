@@ -15,9 +15,9 @@
 
 #include "connectors/ssh/ssh_executor.hpp"
 #include "daemon/config.hpp"
-#include "daemon/metrics.hpp"
 #include "daemon/notify/incidents.hpp"
 #include "daemon/remediation/audit_log.hpp"
+#include "daemon/remediation/remediation_metrics.hpp"
 #include "daemon/remediation/ssh_outcome.hpp"
 #include "daemon/safety/approvals.hpp"
 #include "daemon/safety/escalations.hpp"
@@ -28,9 +28,9 @@ namespace aiopsd::daemon {
 
 class ActionRunner {
  public:
-  ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit, Metrics& metrics,
-               SafetyGate& gate, ApprovalBook& approvals, Escalations& escalations,
-               Incidents& incidents);
+  ActionRunner(const Config& config, ssh::SshExecutor& executor, AuditLog& audit,
+               RemediationMetrics& metrics, SafetyMetrics& safety_metrics, SafetyGate& gate,
+               ApprovalBook& approvals, Escalations& escalations, Incidents& incidents);
 
   void run(const rules::Decision& decision);
   // A held rule action was decided: run it if approved (past the safety gate:
@@ -61,7 +61,8 @@ class ActionRunner {
   const Config& config_;
   ssh::SshExecutor& executor_;
   AuditLog& audit_;
-  Metrics& metrics_;
+  RemediationMetrics& metrics_;
+  SafetyMetrics& safety_metrics_;
   SafetyGate& gate_;
   ApprovalBook& approvals_;
   Escalations& escalations_;

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "connectors/kafka/kafka_client.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/notify/notify_metrics.hpp"
 #include "daemon/notify/webhook_sender.hpp"
 #include "daemon/safety/approvals.hpp"
 #include "daemon/safety/safety_gate.hpp"
@@ -18,7 +18,7 @@ namespace aiopsd::daemon {
 
 class Escalations {
  public:
-  explicit Escalations(Metrics& metrics) : metrics_(metrics) {}
+  explicit Escalations(NotifyMetrics& metrics) : metrics_(metrics) {}
   // Until attached, records are only logged.
   void attach(kafka::Producer* producer, std::string topic);
   void attach_webhook(WebhookSender* webhook) { webhook_ = webhook; }
@@ -29,7 +29,7 @@ class Escalations {
  private:
   void publish(std::string key, std::string doc);
 
-  Metrics& metrics_;
+  NotifyMetrics& metrics_;
   kafka::Producer* producer_ = nullptr;
   WebhookSender* webhook_ = nullptr;
   std::string topic_;

@@ -26,7 +26,7 @@ SafetyGate::TimePoint from_ms(std::int64_t ms) {
 
 }  // namespace
 
-SafetyGate::SafetyGate(const SafetyConfig& config, Metrics& metrics, StateStore* store)
+SafetyGate::SafetyGate(const SafetyConfig& config, SafetyMetrics& metrics, StateStore* store)
     : config_(config), metrics_(metrics), store_(store), paused_(config.paused) {
   for (const auto& bc : config.limits) {
     Breaker b;

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "daemon/config.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/safety/safety_metrics.hpp"
 #include "daemon/state/state_store.hpp"
 
 namespace aiopsd::daemon {
@@ -52,7 +52,7 @@ class SafetyGate {
   };
 
   // `store` may be null (no state.path): the state is then kept in memory only.
-  SafetyGate(const SafetyConfig& config, Metrics& metrics, StateStore* store = nullptr);
+  SafetyGate(const SafetyConfig& config, SafetyMetrics& metrics, StateStore* store = nullptr);
 
   // nullopt: run it (and it counts against every breaker in scope).
   std::optional<Hold> admit(std::string_view rule, const DeviceConfig& device, TimePoint now);
@@ -83,7 +83,7 @@ class SafetyGate {
   bool save(const Breaker& b);
 
   const SafetyConfig& config_;
-  Metrics& metrics_;
+  SafetyMetrics& metrics_;
   StateStore* store_;
   mutable std::mutex mu_;
   bool paused_ = false;

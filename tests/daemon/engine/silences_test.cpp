@@ -37,7 +37,8 @@ std::string parse_error(Silences& s, const std::string& text) {
 
 TEST(Silences, DocumentsAreCheckedFieldByField) {
   rules::Interner in;
-  Metrics m;
+  prometheus::Registry registry;
+  EngineMetrics m{registry};
   Silences s(nullptr, in, m);
   EXPECT_EQ(parse_error(s, "{"), "body: not valid JSON");
   EXPECT_EQ(parse_error(s, doc("[]")), "matchers: required, a non-empty array");
@@ -60,7 +61,8 @@ TEST(Silences, DocumentsAreCheckedFieldByField) {
 
 TEST(Silences, MatchLikeAlertmanagerAndOnlyWhileActive) {
   rules::Interner in;
-  Metrics m;
+  prometheus::Registry registry;
+  EngineMetrics m{registry};
   Silences s(nullptr, in, m);
   const auto now = Clock::now();
   auto add = [&](const std::string& matchers) {
@@ -88,7 +90,8 @@ TEST(Silences, MatchLikeAlertmanagerAndOnlyWhileActive) {
 TEST(Silences, SurviveARestart) {
   TempDir dir;
   rules::Interner in;
-  Metrics m;
+  prometheus::Registry registry;
+  EngineMetrics m{registry};
   std::string id;
   {
     StateStore store({dir.file("state")});

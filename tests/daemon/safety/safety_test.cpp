@@ -24,7 +24,8 @@ DeviceConfig device(const std::string& name, std::map<std::string, std::string> 
 TEST(SafetyGate, BreakerAdmitsExactlyMaxActionsThenHoldsUntilTheWindowPasses) {
   SafetyConfig cfg;
   cfg.limits.push_back({"global", "", 3, 0, 60s, false, {}});
-  Metrics metrics;
+  prometheus::Registry metrics_registry;
+  SafetyMetrics metrics{metrics_registry};
   SafetyGate gate(cfg, metrics);
   const TP t0 = std::chrono::system_clock::now();
   int admitted = 0;
@@ -49,7 +50,8 @@ TEST(SafetyGate, BreakerAdmitsExactlyMaxActionsThenHoldsUntilTheWindowPasses) {
 TEST(SafetyGate, DistinctDeviceLimitLetsKnownDevicesThrough) {
   SafetyConfig cfg;
   cfg.limits.push_back({"global", "", 0, 2, 60s, true, {}});
-  Metrics metrics;
+  prometheus::Registry metrics_registry;
+  SafetyMetrics metrics{metrics_registry};
   SafetyGate gate(cfg, metrics);
   const TP t = std::chrono::system_clock::now();
   EXPECT_FALSE(gate.admit("r", device("a"), t));
@@ -68,7 +70,8 @@ TEST(SafetyGate, DistinctDeviceLimitLetsKnownDevicesThrough) {
 TEST(SafetyGate, PerRuleBreakerOnlyCountsItsRule) {
   SafetyConfig cfg;
   cfg.limits.push_back({"rule:bounce", "bounce", 1, 0, 60s, false, {}});
-  Metrics metrics;
+  prometheus::Registry metrics_registry;
+  SafetyMetrics metrics{metrics_registry};
   SafetyGate gate(cfg, metrics);
   const TP t = std::chrono::system_clock::now();
   EXPECT_FALSE(gate.admit("bounce", device("a"), t));
@@ -81,7 +84,8 @@ TEST(SafetyGate, PauseAndMaintenanceHoldWithoutCountingAgainstBreakers) {
   const TP t = std::chrono::system_clock::now();
   cfg.maintenance.push_back({"lab-upgrade", {{"site", "lab"}}, t - 1h, t + 1h});
   cfg.limits.push_back({"global", "", 1, 0, 60s, false, {}});
-  Metrics metrics;
+  prometheus::Registry metrics_registry;
+  SafetyMetrics metrics{metrics_registry};
   SafetyGate gate(cfg, metrics);
   auto m = gate.admit("r", device("lab1", {{"site", "lab"}}), t);
   ASSERT_TRUE(m);
@@ -107,14 +111,16 @@ TEST(SafetyGate, KillSwitchAndBreakersSurviveReopen) {
   const TP t = std::chrono::system_clock::now();
   {
     StateStore store({.path = dir.file("state")});
-    Metrics metrics;
+    prometheus::Registry metrics_registry;
+    SafetyMetrics metrics{metrics_registry};
     SafetyGate gate(cfg, metrics, &store);
     EXPECT_FALSE(gate.admit("bounce", device("a"), t));
     EXPECT_TRUE(gate.set_paused(true));
   }
   {
     StateStore store({.path = dir.file("state")});
-    Metrics metrics;
+    prometheus::Registry metrics_registry;
+    SafetyMetrics metrics{metrics_registry};
     SafetyGate gate(cfg, metrics, &store);
     EXPECT_TRUE(gate.paused());
     auto p = gate.admit("bounce", device("b"), t + 1s);
@@ -129,7 +135,8 @@ TEST(SafetyGate, KillSwitchAndBreakersSurviveReopen) {
     EXPECT_EQ(gate.breakers(t + 3s)[1].actions, 2u);  // rule:bounce counted a and b
   }
   StateStore store({.path = dir.file("state")});
-  Metrics metrics;
+  prometheus::Registry metrics_registry;
+  SafetyMetrics metrics{metrics_registry};
   SafetyGate gate(cfg, metrics, &store);
   EXPECT_FALSE(gate.paused());  // resumed before the restart
   const auto b = gate.breakers(t + 4s);
@@ -150,18 +157,21 @@ TEST(SafetyGate, StoredPauseWinsOverConfig) {
   SafetyConfig cfg;
   {
     StateStore store({.path = dir.file("state")});
-    Metrics metrics;
+    prometheus::Registry metrics_registry;
+    SafetyMetrics metrics{metrics_registry};
     SafetyGate gate(cfg, metrics, &store);
     EXPECT_TRUE(gate.set_paused(true));
   }
   StateStore store({.path = dir.file("state")});
-  Metrics metrics;
+  prometheus::Registry metrics_registry;
+  SafetyMetrics metrics{metrics_registry};
   SafetyGate gate(cfg, metrics, &store);
   EXPECT_TRUE(gate.paused());
   SafetyConfig paused_cfg;
   paused_cfg.paused = true;
   EXPECT_TRUE(gate.set_paused(false));
-  Metrics metrics2;
+  prometheus::Registry metrics2_registry;
+  SafetyMetrics metrics2{metrics2_registry};
   SafetyGate gate2(paused_cfg, metrics2, &store);
   EXPECT_TRUE(gate2.paused());
 }
@@ -173,7 +183,8 @@ TEST(SafetyGate, CorruptSafetyStatePausesAutomation) {
   cfg.limits.push_back({"global", "", 2, 0, 1h, false, {}});
   StateStore store({.path = dir.file("state")});
   ASSERT_TRUE(store.put(StateStore::Keyspace::kSafety, "breaker/global", R"({"open":"yes"})"));
-  Metrics metrics;
+  prometheus::Registry metrics_registry;
+  SafetyMetrics metrics{metrics_registry};
   SafetyGate gate(cfg, metrics, &store);
   EXPECT_TRUE(gate.paused());
 }
