@@ -114,8 +114,9 @@ void App::start() {
       throw std::runtime_error(
           fmt::format("server.tls.{}: {}", tls_error.field, tls_error.message));
   }
-  s.admin_routes = std::make_unique<AdminRoutes>(*s.approvals, *s.gate, *s.silences, s.http_metrics,
-                                                 *s.routes, [this] { return reload(); });
+  s.admin_routes = std::make_unique<AdminRoutes>(
+      *s.approvals, *s.gate, *s.silences, s.http_metrics, *s.routes, [this] { return reload(); },
+      cfg.safety.unauthenticated_approvals);
   s.server = std::make_unique<HttpServer>(s.http_io, ho, *s.admin_routes);
   s.port = s.server->start();
   log_listener_security(cfg.server);

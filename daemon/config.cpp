@@ -583,11 +583,12 @@ void parse_safety(const YamlMap& top, const fs::path& base, Config& cfg, ConfigE
   if (!top.has("safety")) return;
   YamlMap m(top.node("safety"), "safety", errors,
             {"paused", "approval_timeout", "four_eyes", "max_pending_approvals", "limits",
-             "maintenance", "webhook"});
+             "maintenance", "webhook", "unauthenticated_approvals"});
   if (!m.valid()) return;
   SafetyConfig& s = cfg.safety;
   if (auto p = m.boolean("paused")) s.paused = *p;
   if (auto f = m.boolean("four_eyes")) s.four_eyes = *f;
+  if (auto u = m.boolean("unauthenticated_approvals")) s.unauthenticated_approvals = *u;
   if (auto v = m.integer("max_pending_approvals", 1, 1'000'000))
     s.max_pending_approvals = static_cast<std::size_t>(*v);
   if (auto t = m.duration("approval_timeout")) {
@@ -829,6 +830,12 @@ std::vector<rules::LintWarning> config_warnings(const Config& cfg) {
                                "(nor server.tls a client CA): anyone who reaches it can post "
                                "alerts, approve actions and resume automation",
                                cfg.server.address)});
+  }
+  if (cfg.safety.unauthenticated_approvals) {
+    out.push_back({cfg.path, 0, "", "safety.unauthenticated_approvals",
+                   "approvals are accepted from whoever names themselves in the request (HTTP "
+                   "without a token, the Kafka approvals topic): four-eyes compares names that "
+                   "nobody verified"});
   }
   return out;
 }

@@ -158,6 +158,11 @@ struct SafetyConfig {
   // paused automation) must not grow memory and the store without bound.
   // Beyond it a held action is refused (nothing sent, counted, audited).
   std::size_t max_pending_approvals = 1000;
+  // Decisions whose approver no authentication verified: over HTTP without
+  // server.auth tokens, and every decision on the Kafka approvals topic
+  // (which carries no credentials yet). Refused unless set; a name typed in
+  // a request is no identity, so four-eyes means nothing without it.
+  bool unauthenticated_approvals = false;
   std::vector<BreakerConfig> limits;
   std::vector<MaintenanceWindow> maintenance;
   std::string webhook_url;           // escalation records are POSTed here too

@@ -42,13 +42,14 @@ std::string_view query_param(std::string_view target, std::string_view name) {
 
 AdminRoutes::AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Silences& silences,
                          HttpMetrics& metrics, HttpHandler& next,
-                         std::function<std::string()> reload)
+                         std::function<std::string()> reload, bool unauthenticated_approvals)
     : approvals_(approvals),
       gate_(gate),
       silences_(silences),
       metrics_(metrics),
       next_(next),
-      reload_(std::move(reload)) {}
+      reload_(std::move(reload)),
+      unauthenticated_approvals_(unauthenticated_approvals) {}
 
 HttpResponse AdminRoutes::body_too_large(const HttpRequest& header_only, std::uint64_t limit) {
   return next_.body_too_large(header_only, limit);
@@ -147,17 +148,35 @@ HttpResponse AdminRoutes::decide(HttpRequest& req, const RequestContext& context
       return error(req, http::status::bad_request, "schema_violation",
                    fmt::format("{}: unknown field", std::string_view(kv.key())));
   }
-  const json::value* approver = o.if_contains("approver");
-  if (!approver || !approver->is_string() || approver->get_string().empty() ||
-      approver->get_string().size() > 128)
+  const json::value* claimed = o.if_contains("approver");
+  if (claimed && (!claimed->is_string() || claimed->get_string().empty() ||
+                  claimed->get_string().size() > 128))
     return error(req, http::status::bad_request, "schema_violation",
-                 "approver: required, a non-empty string of at most 128 characters");
+                 "approver: a non-empty string of at most 128 characters");
   const json::value* comment = o.if_contains("comment");
   if (comment && (!comment->is_string() || comment->get_string().size() > 1024))
     return error(req, http::status::bad_request, "schema_violation",
                  "comment: a string of at most 1024 characters");
-  auto d = approvals_.decide(id, approve, std::string_view(approver->get_string()),
-                             comment ? std::string_view(comment->get_string()) : "", context.token);
+  ApprovalBook::Approver approver;
+  if (!context.token.empty()) {
+    // Who authenticated decides; a body naming someone else is refused, not ignored.
+    approver = {context.token, true};
+    if (claimed && claimed->get_string() != context.token)
+      return error(req, http::status::forbidden, "approver_mismatch",
+                   fmt::format("approver: '{}' is not who authenticated (token '{}')",
+                               std::string_view(claimed->get_string()), context.token));
+  } else if (!unauthenticated_approvals_) {
+    return error(req, http::status::forbidden, "unauthenticated_approver",
+                 "no authenticated approver: approvals need a token (server.auth.tokens), or "
+                 "safety.unauthenticated_approvals: true to trust the name in the body");
+  } else if (!claimed) {
+    return error(req, http::status::bad_request, "schema_violation",
+                 "approver: required without authentication");
+  } else {
+    approver = {std::string(claimed->get_string()), false};
+  }
+  auto d = approvals_.decide(id, approve, approver,
+                             comment ? std::string_view(comment->get_string()) : "");
   if (d.refusal) {
     switch (*d.refusal) {
       case ApprovalBook::Refusal::kNotFound:
@@ -168,6 +187,10 @@ HttpResponse AdminRoutes::decide(HttpRequest& req, const RequestContext& context
       case ApprovalBook::Refusal::kSelfApproval:
         return error(req, http::status::forbidden, "self_approval",
                      "four-eyes: the requester cannot approve their own request");
+      case ApprovalBook::Refusal::kNoRequester:
+        return error(req, http::status::forbidden, "no_requester",
+                     "four-eyes: the request names no requester, so nobody can be shown to be "
+                     "someone else; deny it and resubmit with requested_by");
       case ApprovalBook::Refusal::kNotStored:
         return error(req, http::status::service_unavailable, "state_store_error",
                      "the decision could not be stored; nothing changed");

@@ -22,7 +22,8 @@ class AdminRoutes final : public HttpHandler {
  public:
   // `reload` re-reads the config and returns its errors (empty: accepted).
   AdminRoutes(ApprovalBook& approvals, SafetyGate& gate, Silences& silences, HttpMetrics& metrics,
-              HttpHandler& next, std::function<std::string()> reload);
+              HttpHandler& next, std::function<std::string()> reload,
+              bool unauthenticated_approvals = false);
 
   HttpResponse handle(HttpRequest& request, const RequestContext& context) override;
   HttpResponse body_too_large(const HttpRequest& header_only, std::uint64_t limit) override;
@@ -46,6 +47,7 @@ class AdminRoutes final : public HttpHandler {
   HttpMetrics& metrics_;
   HttpHandler& next_;
   std::function<std::string()> reload_;
+  bool unauthenticated_approvals_;  // safety.unauthenticated_approvals, at start
 };
 
 }  // namespace aiopsd::daemon

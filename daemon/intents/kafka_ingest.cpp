@@ -79,9 +79,16 @@ void KafkaIngest::handle_decision(const kafka::Message& m) {
     return dead_letter(m, "schema_violation", "approver: required, 1 to 128 characters");
   if (comment && !comment->is_string())
     return dead_letter(m, "schema_violation", "comment: must be a string");
-  auto d =
-      approvals_.decide(std::string_view(*id), *decision == "approve", std::string_view(*approver),
-                        comment ? std::string_view(comment->get_string()) : "");
+  // A Kafka message carries no credentials (yet): the approver is only a
+  // name someone typed, which is no identity unless the operator said so.
+  if (!config_.safety.unauthenticated_approvals)
+    return dead_letter(m, "unauthenticated_approver",
+                       "decisions on the approvals topic name an approver nobody verified; "
+                       "decide over the HTTP API with a token, or set "
+                       "safety.unauthenticated_approvals: true");
+  auto d = approvals_.decide(std::string_view(*id), *decision == "approve",
+                             {std::string(*approver), false},
+                             comment ? std::string_view(comment->get_string()) : "");
   if (d.refusal) {
     return dead_letter(
         m, to_string(*d.refusal),

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <random>
 
 #include "connectors/common/rfc3339.hpp"
@@ -55,6 +57,8 @@ std::string_view to_string(ApprovalBook::Refusal r) {
       return "not_pending";
     case ApprovalBook::Refusal::kSelfApproval:
       return "self_approval";
+    case ApprovalBook::Refusal::kNoRequester:
+      return "no_requester";
     case ApprovalBook::Refusal::kNotStored:
       return "state_store_error";
   }
@@ -171,9 +175,28 @@ std::optional<Approval> ApprovalBook::hold(Approval a, std::string* why) {
   return a;
 }
 
+namespace {
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Fails closed: two names that differ only in case or blanks are one person.
+bool same_subject(std::string_view a, std::string_view b) {
+  a = trimmed(a);
+  b = trimmed(b);
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
 ApprovalBook::Decision ApprovalBook::decide(std::string_view id, bool approve,
-                                            std::string_view approver, std::string_view comment,
-                                            std::string_view token) {
+                                            const Approver& approver, std::string_view comment) {
   Approval decided;
   {
     std::lock_guard lock(mu_);
@@ -182,12 +205,14 @@ ApprovalBook::Decision ApprovalBook::decide(std::string_view id, bool approve,
     Approval& a = it->second;
     if (a.status != Approval::Status::kPending) return {a, Refusal::kNotPending};
     if (Clock::now() >= a.expires_at) return {a, Refusal::kNotPending};  // the sweeper is due
-    if (approve && options_.four_eyes && !a.requested_by.empty() && a.requested_by == approver)
-      return {a, Refusal::kSelfApproval};
+    if (approve && options_.four_eyes) {
+      if (trimmed(a.requested_by).empty()) return {a, Refusal::kNoRequester};
+      if (same_subject(a.requested_by, approver.subject)) return {a, Refusal::kSelfApproval};
+    }
     Approval next = a;
     next.status = approve ? Approval::Status::kApproved : Approval::Status::kDenied;
     next.decided_by =
-        token.empty() ? std::string(approver) : fmt::format("{} (token {})", approver, token);
+        approver.verified ? approver.subject : fmt::format("{} (unverified)", approver.subject);
     next.comment = std::string(comment);
     next.decided_at = Clock::now();
     // Durable before it runs: a crash after this never runs it twice.

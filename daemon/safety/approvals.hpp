@@ -80,15 +80,24 @@ class ApprovalBook {
   // to approvals_full (max_pending are waiting) or state_store_error.
   std::optional<Approval> hold(Approval a, std::string* why = nullptr);
 
-  enum class Refusal { kNotFound, kNotPending, kSelfApproval, kNotStored };
+  enum class Refusal { kNotFound, kNotPending, kSelfApproval, kNoRequester, kNotStored };
+  // Who decides. `subject` is what authentication verified (a token's name),
+  // or, only where safety.unauthenticated_approvals allows it, the name the
+  // request claimed (`verified` false, and the record says so).
+  struct Approver {
+    std::string subject;
+    bool verified = false;
+  };
   struct Decision {
     std::optional<Approval> approval;  // set when decided
     std::optional<Refusal> refusal;
   };
-  // `token`: the name of the API token the request came with, if any; the
-  // record then says which token vouched for the approver.
-  Decision decide(std::string_view id, bool approve, std::string_view approver,
-                  std::string_view comment, std::string_view token = {});
+  // Four-eyes (approve only; denying is always safe): refused when the
+  // request has no requester to compare (kNoRequester) or the approver is the
+  // requester (kSelfApproval, compared ignoring ASCII case and surrounding
+  // blanks, so "Alice" does not approve a request by "alice").
+  Decision decide(std::string_view id, bool approve, const Approver& approver,
+                  std::string_view comment);
 
   // Expires every pending approval past its expiry; returns how many.
   std::size_t expire(Clock::time_point now);

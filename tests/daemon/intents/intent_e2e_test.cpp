@@ -236,7 +236,8 @@ TEST_F(IntentEndToEnd, BadMessagesAreRejectedDeadLetteredAndDoNotBlockTheNext) {
 // approve their own request, and a decision for an unknown approval is
 // dead-lettered. Nothing runs without an approval.
 TEST_F(IntentEndToEnd, ApprovalsOverKafkaAndHttpRunDenyExpireAndRefuseSelfApproval) {
-  start(0, "rules: []\n", "safety: {approval_timeout: 15s}\n");
+  // Kafka decisions carry no credentials: this deployment trusts typed names.
+  start(0, "rules: []\n", "safety: {approval_timeout: 15s, unauthenticated_approvals: true}\n");
   produce(kafka_.bootstrap(), "intents",
           {{"sw1", intent("a-ok", "port-shutdown", "sw1", R"("port":"1/1/1")")},
            {"sw1", intent("a-deny", "port-shutdown", "sw1", R"("port":"1/1/2")")},
@@ -390,8 +391,36 @@ TEST_F(IntentEndToEnd, AStartedIntentWithoutAFinalRecordIsNotRunAgain) {
 // An approval does not lift the intent's other conditions: approved after its
 // deadline it expires; approved after the operator switched dry-run on, it
 // runs dry. Nothing reaches the device in either case.
-TEST_F(IntentEndToEnd, AnApprovedIntentStillHonoursItsDeadlineAndTheDryRunSwitch) {
+// By default a decision names no verified approver unless authentication
+// says who it is: one on the approvals topic (no credentials) is dead-lettered
+// and one over HTTP without a token is refused; the approval stays pending and
+// nothing runs.
+TEST_F(IntentEndToEnd, DecisionsWithoutAVerifiedApproverAreRefusedByDefault) {
   start();
+  produce(kafka_.bootstrap(), "intents",
+          {{"sw1", intent("held", "port-shutdown", "sw1", R"("port":"1/1/1")")}});
+  auto approval_of = pending_approvals(1);
+  ASSERT_EQ(approval_of.size(), 1u);
+  const std::string id = approval_of["held"];
+  produce(
+      kafka_.bootstrap(), "approvals",
+      {{id, fmt::format(R"({{"approval_id":"{}","decision":"approve","approver":"bob"}})", id)}});
+  auto dlq = consume(kafka_.bootstrap(), "dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].headers.at("aiopsd.error.code"), "unauthenticated_approver");
+  HttpClient http(daemon_->port());
+  auto r = http.post("/api/v1/approvals/" + id + "/approve", R"({"approver":"bob"})");
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_NE(r.body.find("unauthenticated_approver"), std::string::npos) << r.body;
+  auto still =
+      json::parse(http.request(boost::beast::http::verb::get, "/api/v1/approvals/" + id).body);
+  EXPECT_EQ(still.at("status").as_string(), "pending");
+  EXPECT_EQ(daemon_->metric(R"(aiopsd_approvals_total{outcome="approved"})"), -1);
+  EXPECT_TRUE(sshd_.commands_received().empty());
+}
+
+TEST_F(IntentEndToEnd, AnApprovedIntentStillHonoursItsDeadlineAndTheDryRunSwitch) {
+  start(0, "rules: []\n", "safety: {unauthenticated_approvals: true}\n");
   // Long enough for the consumer group to form and the intent to be held first.
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(15);
   produce(kafka_.bootstrap(), "intents",

@@ -69,6 +69,7 @@ TEST(SafetyEndToEnd, BreakerUnderABurstRunsExactlyTheLimitAndHoldsTheRest) {
 ssh: {{policy: {{allow: ['interface [0-9/]+ shutdown', 'clear bgp [0-9.]+']}}}}
 state: {{path: {}}}
 safety:
+  unauthenticated_approvals: true  # no server.auth here: the body names the approver
   limits:
     - {{scope: global, max_actions: 10, window: 10m, reset: manual}}
 )",
@@ -113,7 +114,7 @@ safety:
   for (const auto& r : daemon.audit()) {
     if (r.contains("approval_id") && r.at("approval_id").as_string() == id &&
         r.at("outcome").as_string() == "succeeded") {
-      audited = r.at("decided_by").as_string() == "oncall";
+      audited = r.at("decided_by").as_string() == "oncall (unverified)";
     }
   }
   EXPECT_TRUE(audited);
@@ -143,10 +144,20 @@ safety:
   webhook: {{url: "http://127.0.0.1:{}/hooks/aiopsd", token: {{env: AIOPSD_TEST_WEBHOOK_TOKEN}}}}
 )",
                                                state.file("state"), hook.port()),
-                         kRules, {}, {{"catalog.yaml", kCatalog}});
-  HttpClient http(daemon.port());
+                         kRules, {},
+                         {{"catalog.yaml", kCatalog},
+                          {"ingest.token", "ingest-0123456789abcdef"},
+                          {"oncall.token", "oncall-0123456789abcdef"}},
+                         R"(  auth:
+    tokens:
+      - {name: alertmanager, token: {file: ingest.token}, scopes: [ingest]}
+      - {name: oncall, token: {file: oncall.token}, scopes: [admin]}
+)");
+  // Who approves is who authenticated: the token named "oncall".
+  HttpClient http(daemon.port(), "oncall-0123456789abcdef");
+  HttpClient ingest(daemon.port(), "ingest-0123456789abcdef");
   auto send = [&](const std::string& a) {
-    ASSERT_EQ(http.post("/api/v2/alerts", "[" + a + "]").status, 200u);
+    ASSERT_EQ(ingest.post("/api/v2/alerts", "[" + a + "]").status, 200u);
     ASSERT_TRUE(daemon.app().wait_idle(std::chrono::seconds(30)));
   };
   send(alert("PortDown", "lab1", "1/1/1"));   // maintenance
@@ -178,10 +189,15 @@ safety:
                        R"({"approver":"oncall","extra":1})");
   EXPECT_EQ(bad.status, 400u);
   EXPECT_NE(bad.body.find("extra: unknown field"), std::string::npos) << bad.body;
-  ASSERT_EQ(http.post("/api/v1/approvals/" + by_reason["approval_required"] + "/approve",
-                      R"({"approver":"oncall"})")
-                .status,
-            200u);
+  // A body naming someone other than the token's holder is refused, not ignored.
+  auto other = http.post("/api/v1/approvals/" + by_reason["approval_required"] + "/approve",
+                         R"({"approver":"alice"})");
+  EXPECT_EQ(other.status, 403u) << other.body;
+  EXPECT_NE(other.body.find("approver_mismatch"), std::string::npos) << other.body;
+  // The approver may be omitted: the token says who it is.
+  ASSERT_EQ(
+      http.post("/api/v1/approvals/" + by_reason["approval_required"] + "/approve", "{}").status,
+      200u);
   ASSERT_EQ(http.post("/api/v1/approvals/" + by_reason["maintenance"] + "/deny",
                       R"({"approver":"oncall","comment":"lab is being rebuilt"})")
                 .status,
@@ -201,8 +217,15 @@ safety:
   EXPECT_EQ(pending_records, 3u);
   for (const auto& a : hook.auth()) EXPECT_EQ(a, "Bearer hook-secret-123");
   // The token is a secret: it never reaches the log or the audit log.
-  for (const auto& r : daemon.audit())
+  bool approved_by_oncall = false;
+  for (const auto& r : daemon.audit()) {
     EXPECT_EQ(json::serialize(r).find("hook-secret-123"), std::string::npos);
+    // The simulated device knows only "clear bgp neighbor", so the approved run "failed".
+    if (r.contains("approval_id") && r.contains("decided_by") &&
+        r.at("approval_id").as_string() == by_reason["approval_required"])
+      approved_by_oncall = r.at("decided_by").as_string() == "oncall";
+  }
+  EXPECT_TRUE(approved_by_oncall);
 }
 
 }  // namespace

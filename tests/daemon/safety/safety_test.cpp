@@ -207,15 +207,46 @@ TEST(ApprovalBook, DecidesOnceAndRefusesSelfApproval) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->id.size(), 20u);
   EXPECT_EQ(book.pending(), 1u);
-  EXPECT_EQ(book.decide(a->id, true, "alice", "").refusal, ApprovalBook::Refusal::kSelfApproval);
-  EXPECT_EQ(book.decide("apr-nope", true, "bob", "").refusal, ApprovalBook::Refusal::kNotFound);
-  auto d = book.decide(a->id, true, "bob", "go");
+  EXPECT_EQ(book.decide(a->id, true, {"alice", true}, "").refusal,
+            ApprovalBook::Refusal::kSelfApproval);
+  EXPECT_EQ(book.decide("apr-nope", true, {"bob", true}, "").refusal,
+            ApprovalBook::Refusal::kNotFound);
+  auto d = book.decide(a->id, true, {"bob", true}, "go");
   ASSERT_FALSE(d.refusal);
   EXPECT_EQ(d.approval->status, Approval::Status::kApproved);
-  EXPECT_EQ(book.decide(a->id, false, "carol", "").refusal, ApprovalBook::Refusal::kNotPending);
+  EXPECT_EQ(book.decide(a->id, false, {"carol", true}, "").refusal,
+            ApprovalBook::Refusal::kNotPending);
   ASSERT_EQ(decided.size(), 1u);
   EXPECT_EQ(decided[0].decided_by, "bob");
   EXPECT_EQ(book.pending(), 0u);
+}
+
+// Four-eyes compares people, not spellings, and fails closed: a name differing
+// only in case or blanks is the requester, and a request naming no requester
+// cannot be approved by anyone (it can still be denied).
+TEST(ApprovalBook, FourEyesIgnoresCaseAndRefusesARequestWithoutRequester) {
+  ApprovalBook book(nullptr, {15min, true}, nullptr);
+  auto a = book.hold(request("alice"));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(book.decide(a->id, true, {"Alice", true}, "").refusal,
+            ApprovalBook::Refusal::kSelfApproval);
+  EXPECT_EQ(book.decide(a->id, true, {" ALICE ", true}, "").refusal,
+            ApprovalBook::Refusal::kSelfApproval);
+  auto anonymous = book.hold(request(""));
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(book.decide(anonymous->id, true, {"bob", true}, "").refusal,
+            ApprovalBook::Refusal::kNoRequester);
+  EXPECT_EQ(to_string(ApprovalBook::Refusal::kNoRequester), "no_requester");
+  auto denied = book.decide(anonymous->id, false, {"bob", true}, "who asked?");
+  ASSERT_FALSE(denied.refusal);
+  EXPECT_EQ(denied.approval->status, Approval::Status::kDenied);
+  // Without four-eyes the same decision goes through; an unverified name says so.
+  ApprovalBook relaxed(nullptr, {15min, false}, nullptr);
+  auto b = relaxed.hold(request(""));
+  ASSERT_TRUE(b);
+  auto d = relaxed.decide(b->id, true, {"bob", false}, "");
+  ASSERT_FALSE(d.refusal);
+  EXPECT_EQ(d.approval->decided_by, "bob (unverified)");
 }
 
 // A flood of held actions cannot grow the book without bound: past
@@ -232,7 +263,7 @@ TEST(ApprovalBook, HoldsAtMostMaxPendingAndSaysWhy) {
   EXPECT_EQ(book.pending(), 2u);
   EXPECT_EQ(book.list().size(), 2u);
   // A decision frees a place.
-  ASSERT_TRUE(book.decide(a->id, false, "oncall", "no").approval);
+  ASSERT_TRUE(book.decide(a->id, false, {"oncall", true}, "no").approval);
   why.clear();
   EXPECT_TRUE(book.hold(request(), &why)) << why;
   EXPECT_EQ(book.pending(), 2u);
@@ -248,7 +279,8 @@ TEST(ApprovalBook, ExpiresUndecidedOnesOnce) {
   EXPECT_EQ(book.expire(a->created_at + 11min), 0u);
   ASSERT_EQ(decided.size(), 1u);
   EXPECT_EQ(decided[0].status, Approval::Status::kExpired);
-  EXPECT_EQ(book.decide(a->id, true, "bob", "").refusal, ApprovalBook::Refusal::kNotPending);
+  EXPECT_EQ(book.decide(a->id, true, {"bob", true}, "").refusal,
+            ApprovalBook::Refusal::kNotPending);
 }
 
 TEST(ApprovalBook, PendingApprovalsSurviveARestart) {
@@ -272,7 +304,7 @@ TEST(ApprovalBook, PendingApprovalsSurviveARestart) {
   EXPECT_EQ(a->status, Approval::Status::kPending);
   EXPECT_EQ(a->commands, std::vector<std::string>{"interface 1/1/1 shutdown"});
   EXPECT_EQ(book.find_intent("chg-1")->id, id);
-  ASSERT_FALSE(book.decide(id, false, "bob", "no").refusal);
+  ASSERT_FALSE(book.decide(id, false, {"bob", true}, "no").refusal);
   ASSERT_EQ(decided.size(), 1u);
   EXPECT_EQ(decided[0].comment, "no");
 }
