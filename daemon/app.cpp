@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <fmt/ranges.h>
+
 #include "daemon/app_impl.hpp"
 
 namespace aiopsd::daemon {
@@ -14,6 +16,28 @@ std::string read_secret_at_start(const std::string& name, const secrets::SecretR
   std::optional<std::string> value = secrets::read_secret(ref, why);
   if (!value) throw std::runtime_error(fmt::format("{}: {}", name, why));
   return std::move(*value);
+}
+
+// The provider may be down at start: the daemon starts anyway and answers
+// OIDC requests 503 until the first JWKS arrives.
+std::shared_ptr<oidc::JwksSource> start_jwks_source(const OidcConfig& cfg, HttpMetrics& metrics) {
+  auto& ok = metrics.oidc_jwks_fetches.Add({{"outcome", "ok"}});
+  auto& failed = metrics.oidc_jwks_fetches.Add({{"outcome", "error"}});
+  auto observe = [&ok, &failed, &keys = metrics.oidc_jwks_keys,
+                  last = std::vector<std::string>{}](const oidc::JwksFetchReport& r) mutable {
+    if (!r.ok) {
+      failed.Increment();
+      log::warn("oidc", "JWKS from {}: {} (keeping {} keys)", r.url, r.error, last.size());
+      return;
+    }
+    ok.Increment();
+    keys.Set(static_cast<double>(r.kids.size()));
+    for (const auto& why : r.skipped) log::warn("oidc", "JWKS from {}: skipped {}", r.url, why);
+    if (r.kids != last)
+      log::info("oidc", "JWKS from {}: signing keys {}", r.url, fmt::join(r.kids, ", "));
+    last = r.kids;
+  };
+  return std::make_shared<oidc::JwksSource>(cfg.source, std::move(observe));
 }
 
 App::App(std::unique_ptr<Config> config, AppOptions options)
@@ -106,7 +130,9 @@ void App::start() {
   ho.on_connection_event = [m = &s.http_metrics](ConnectionEvent e) {
     m->connections[static_cast<std::size_t>(e)]->Increment();
   };
-  ho.auth = std::make_shared<HttpAuth>(cfg.server.auth, s.http_metrics);
+  if (cfg.server.auth.oidc.enabled())
+    s.jwks = start_jwks_source(cfg.server.auth.oidc, s.http_metrics);
+  ho.auth = std::make_shared<HttpAuth>(cfg.server.auth, s.http_metrics, s.jwks);
   if (cfg.server.tls.enabled()) {
     TlsError tls_error;
     ho.tls = make_server_tls_context(cfg.server.tls, tls_error);

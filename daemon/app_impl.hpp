@@ -105,6 +105,7 @@ struct App::Impl {
   std::unique_ptr<AdminRoutes> admin_routes;
   // Expires undecided approvals; its own stop flag, stopped before the runners.
   std::optional<detail::Periodic> housekeeping;
+  std::shared_ptr<oidc::JwksSource> jwks;  // server.auth.oidc: the provider's keys
   std::unique_ptr<HttpServer> server;
   // Kafka (when configured): embedded broker, durable state, clients.
   std::unique_ptr<kafka::EmbeddedCluster> kafka_cluster;

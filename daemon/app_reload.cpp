@@ -73,8 +73,18 @@ std::string App::reload() {
   std::shared_ptr<const Config> cfg = std::move(next);
   s.engines->offer(s.make_generation(cfg));
   if (s.intents) s.intents->set_config(cfg);
-  // Tokens are re-read: rotating one is a reload. TLS certificates need a restart.
-  s.server->set_auth(std::make_shared<HttpAuth>(cfg->server.auth, s.http_metrics));
+  // Tokens are re-read: rotating one is a reload. TLS certificates and the
+  // OIDC provider need a restart: the running JWKS source and its
+  // requirements stay as they started.
+  AuthConfig auth = cfg->server.auth;
+  const OidcConfig& started = s.config->server.auth.oidc;
+  if (auth.oidc.source.issuer != started.source.issuer ||
+      auth.oidc.source.jwks_uri != started.source.jwks_uri ||
+      auth.oidc.token.audiences != started.token.audiences) {
+    log::warn("config", "server.auth.oidc changed: restart to apply; OIDC stays as it started");
+    auth.oidc = started;
+  }
+  s.server->set_auth(std::make_shared<HttpAuth>(std::move(auth), s.http_metrics, s.jwks));
   log::set_level(cfg->log_level);
   s.mark_reload(true);
   log::info("config", "reload of {} accepted: {} rules, {} catalog actions, {} devices", cfg->path,

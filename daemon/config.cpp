@@ -1,4 +1,5 @@
 #include "daemon/config.hpp"
+#include "daemon/config_sections.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -14,7 +15,6 @@
 #include <set>
 
 #include "connectors/common/rfc3339.hpp"
-#include "daemon/http/auth.hpp"
 #include "daemon/http/tls.hpp"
 #include "daemon/notify/webhook_sender.hpp"
 
@@ -34,57 +34,16 @@ const DeviceConfig* Config::find_device(std::string_view name_or_host) const {
   return nullptr;
 }
 
-namespace {
-
-// Relative paths in the config are relative to the config file's folder.
 std::string resolve(const fs::path& base, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute()) return p;
   return (base / p).lexically_normal().string();
 }
 
+namespace {
+
 std::string current_user() {
   if (const passwd* pw = getpwuid(geteuid())) return pw->pw_name;
   return "root";
-}
-
-constexpr std::size_t kMinTokenLength = 16;
-
-bool valid_token_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
-      return false;
-  }
-  return true;
-}
-
-// Reads a token from its reference; nullopt (and a located error) when it
-// cannot. The value never appears in an error.
-std::optional<std::string> read_token(const YamlMap& rm, const ApiToken& t, ConfigErrors& errors) {
-  const char* field = t.ref.env.empty() ? "file" : "env";
-  std::string why;
-  std::optional<std::string> read = secrets::read_secret(t.ref, why);
-  if (!read) {
-    errors.add(rm.node(field), rm.child_path(field), why);
-    return std::nullopt;
-  }
-  std::string& value = *read;
-  const std::string& where = rm.path();
-  const YAML::Node at = rm.node(field);
-  auto fail = [&](std::string message) {
-    errors.add(at, where, std::move(message));
-    OPENSSL_cleanse(value.data(), value.size());
-    return std::nullopt;
-  };
-  if (value.size() < kMinTokenLength) {
-    return fail(fmt::format("token is shorter than {} characters", kMinTokenLength));
-  }
-  for (char c : value) {
-    if (std::iscntrl(static_cast<unsigned char>(c)) || c == ' ') {
-      return fail("token contains whitespace or control characters");
-    }
-  }
-  return value;
 }
 
 // The secret behind `ref` can be read now: so `aiopsd check` reports a
@@ -101,98 +60,6 @@ bool check_readable(const YAML::Node& at, const std::string& path, const secrets
   }
   OPENSSL_cleanse(value->data(), value->size());
   return true;
-}
-
-// server.auth: each token is read and hashed now, so `aiopsd check` and a
-// reload report a missing, weak or duplicated token at its place in the file.
-void parse_auth(const YamlMap& sm, const fs::path& base, AuthConfig& auth, ConfigErrors& errors) {
-  if (!sm.has("auth")) return;
-  YamlMap am(sm.node("auth"), "server.auth", errors, {"tokens", "metrics_public"});
-  if (!am.valid()) return;
-  if (auto v = am.boolean("metrics_public")) auth.metrics_public = *v;
-  const YAML::Node list = am.node("tokens");
-  if (!am.has("tokens") || !list.IsSequence() || list.size() == 0) {
-    errors.add(am.has("tokens") ? list : sm.node("auth"), am.child_path("tokens"),
-               "expected a non-empty list of tokens");
-    return;
-  }
-  std::set<std::string> names;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string tpath = fmt::format("server.auth.tokens[{}]", i);
-    const YAML::Node tn = list[i];
-    YamlMap tm(tn, tpath, errors, {"name", "token", "scopes"});
-    if (!tm.valid()) continue;
-    ApiToken t;
-    bool ok = true;
-    if (auto name = tm.string("name", true)) {
-      t.name = *name;
-      if (!valid_token_name(t.name)) {
-        errors.add(tm.node("name"), tm.child_path("name"),
-                   fmt::format("invalid token name '{}' (1 to 64 letters, digits, '.', '_', '-')",
-                               t.name));
-        ok = false;
-      } else if (!names.insert(t.name).second) {
-        errors.add(tm.node("name"), tm.child_path("name"),
-                   fmt::format("duplicate token name '{}'", t.name));
-        ok = false;
-      }
-    } else {
-      ok = false;
-    }
-    if (!tm.has("scopes")) {
-      errors.add(tn, tm.child_path("scopes"), "missing required field");
-      ok = false;
-    } else {
-      const auto scopes = tm.string_list("scopes");
-      if (scopes.empty() && tm.node("scopes").IsSequence()) {
-        errors.add(tm.node("scopes"), tm.child_path("scopes"), "expected at least one scope");
-        ok = false;
-      }
-      for (std::size_t j = 0; j < scopes.size(); ++j) {
-        if (scopes[j] == "ingest") {
-          t.scopes |= static_cast<std::uint8_t>(ApiScope::kIngest);
-        } else if (scopes[j] == "admin") {
-          t.scopes |= static_cast<std::uint8_t>(ApiScope::kAdmin);
-        } else if (scopes[j] == "read") {
-          t.scopes |= static_cast<std::uint8_t>(ApiScope::kRead);
-        } else {
-          errors.add(tm.node("scopes")[j], fmt::format("{}[{}]", tm.child_path("scopes"), j),
-                     fmt::format("unknown scope '{}' (expected ingest, admin or read)", scopes[j]));
-          ok = false;
-        }
-      }
-    }
-    const std::string token_path = tm.child_path("token");
-    if (!tm.has("token")) {
-      errors.add(tn, token_path, "missing required field");
-      continue;
-    }
-    const YAML::Node ref = tm.node("token");
-    if (ref.IsScalar()) {
-      errors.add(ref, token_path, "inline secrets are not allowed: use {env: VAR} or {file: PATH}");
-      continue;
-    }
-    YamlMap rm(ref, token_path, errors, {"env", "file"});
-    if (!rm.valid()) continue;
-    if (rm.has("env") == rm.has("file")) {
-      errors.add(ref, token_path, "expected exactly one of env or file");
-      continue;
-    }
-    t.ref.env = rm.string("env").value_or("");
-    if (auto f = rm.string("file")) t.ref.file = resolve(base, *f);
-    if (t.ref.empty()) continue;  // a type error, reported
-    auto value = read_token(rm, t, errors);
-    if (!value) continue;
-    t.digest = token_digest(*value);
-    OPENSSL_cleanse(value->data(), value->size());
-    for (const ApiToken& other : auth.tokens) {
-      if (other.digest == t.digest) {
-        errors.add(ref, token_path, fmt::format("same token as '{}'", other.name));
-        ok = false;
-      }
-    }
-    if (ok) auth.tokens.push_back(std::move(t));
-  }
 }
 
 void parse_tls(const YamlMap& sm, const fs::path& base, TlsConfig& tls, ConfigErrors& errors) {

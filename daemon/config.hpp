@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "connectors/common/secret_ref.hpp"
+#include "connectors/oidc/jwks_source.hpp"
 #include "connectors/ssh/ssh_executor.hpp"
 #include "daemon/log.hpp"
 #include "rules/action_catalog.hpp"
@@ -39,11 +40,24 @@ struct ApiToken {
   secrets::SecretRef ref;  // where it was read from (at load)
 };
 
-// server.auth: bearer tokens, by reference only. No tokens: no authentication.
+// server.auth.oidc: access tokens (JWT) from the organisation's identity
+// provider, verified against its JWKS.
+struct OidcConfig {
+  oidc::TokenRequirements token;
+  oidc::JwksSourceOptions source;
+  // Who holds each scope: a group of the groups claim, or "sub:SUBJECT".
+  std::vector<std::string> ingest, read, admin;
+  bool enabled() const { return !source.issuer.empty(); }
+  std::uint8_t scopes_of(std::string_view subject, const std::vector<std::string>& groups) const;
+};
+
+// server.auth: bearer tokens, by reference only, and OIDC. Neither: no
+// authentication.
 struct AuthConfig {
   std::vector<ApiToken> tokens;
+  OidcConfig oidc;
   bool metrics_public = true;  // GET /metrics without a token
-  bool enabled() const { return !tokens.empty(); }
+  bool enabled() const { return !tokens.empty() || oidc.enabled(); }
 };
 
 enum class TlsVersion : std::uint8_t { k1_2, k1_3 };

@@ -158,13 +158,13 @@ HttpResponse AdminRoutes::decide(HttpRequest& req, const RequestContext& context
     return error(req, http::status::bad_request, "schema_violation",
                  "comment: a string of at most 1024 characters");
   ApprovalBook::Approver approver;
-  if (!context.token.empty()) {
+  if (!context.principal.empty()) {
     // Who authenticated decides; a body naming someone else is refused, not ignored.
-    approver = {context.token, true};
-    if (claimed && claimed->get_string() != context.token)
+    approver = {context.principal, true};
+    if (claimed && claimed->get_string() != context.principal)
       return error(req, http::status::forbidden, "approver_mismatch",
                    fmt::format("approver: '{}' is not who authenticated (token '{}')",
-                               std::string_view(claimed->get_string()), context.token));
+                               std::string_view(claimed->get_string()), context.principal));
   } else if (!unauthenticated_approvals_) {
     return error(req, http::status::forbidden, "unauthenticated_approver",
                  "no authenticated approver: approvals need a token (server.auth.tokens), or "

@@ -80,11 +80,14 @@ HttpResponse AlertRoutes::status(const HttpRequest& req, const RequestContext& c
                            {"revision", kRevision},
                            {"uptime_seconds", uptime.count()},
                            {"tls", context.tls}};
-  // Who is asking, as later records will name them: the token's name.
-  if (context.token.empty()) {
-    body["token"] = nullptr;
-  } else {
-    body["token"] = context.token;
+  // Who is asking, as later records will name them: a token's name or an OIDC
+  // subject ("token" is the name it had before OIDC).
+  for (const char* key : {"principal", "token"}) {
+    if (context.principal.empty()) {
+      body[key] = nullptr;
+    } else {
+      body[key] = context.principal;
+    }
   }
   return json_response(http::status::ok, boost::json::serialize(body), req.version(),
                        req.keep_alive());

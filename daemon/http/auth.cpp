@@ -83,19 +83,6 @@ std::string_view path_of(std::string_view target) {
 
 bool blank(char c) { return c == ' ' || c == '\t'; }
 
-// The token of "Bearer <token>" (scheme case-insensitive); empty otherwise.
-std::string_view bearer_token(std::string_view value) {
-  constexpr std::string_view kScheme = "bearer";
-  if (value.size() <= kScheme.size() || !blank(value[kScheme.size()])) return {};
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return {};
-  }
-  value.remove_prefix(kScheme.size());
-  while (!value.empty() && blank(value.front())) value.remove_prefix(1);
-  while (!value.empty() && blank(value.back())) value.remove_suffix(1);
-  return value;
-}
-
 }  // namespace
 
 Access route_access(http::verb method, std::string_view target, bool metrics_public) {
@@ -140,6 +127,8 @@ std::string_view to_string(AuthOutcome outcome) {
       return "invalid";
     case AuthOutcome::kForbidden:
       return "forbidden";
+    case AuthOutcome::kUnavailable:
+      return "unavailable";
   }
   return "invalid";
 }
@@ -154,11 +143,74 @@ TokenDigest token_digest(std::string_view token) {
   return d;
 }
 
-HttpAuth::HttpAuth(AuthConfig config, HttpMetrics& metrics)
+std::string_view bearer_token(std::string_view value) {
+  constexpr std::string_view kScheme = "bearer";
+  if (value.size() <= kScheme.size() || !blank(value[kScheme.size()])) return {};
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return {};
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && blank(value.front())) value.remove_prefix(1);
+  while (!value.empty() && blank(value.back())) value.remove_suffix(1);
+  return value;
+}
+
+HttpAuth::HttpAuth(AuthConfig config, HttpMetrics& metrics, std::shared_ptr<oidc::JwksSource> jwks,
+                   Clock now)
     : config_(std::move(config)),
+      jwks_(std::move(jwks)),
+      now_(now ? std::move(now) : Clock([] {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      })),
       missing_(metrics.auth_failures.Add({{"reason", "missing"}})),
       invalid_(metrics.auth_failures.Add({{"reason", "invalid"}})),
-      forbidden_(metrics.auth_failures.Add({{"reason", "forbidden"}})) {}
+      forbidden_(metrics.auth_failures.Add({{"reason", "forbidden"}})),
+      unavailable_(metrics.auth_failures.Add({{"reason", "unavailable"}})) {}
+
+Identity HttpAuth::identify(std::string_view presented) const {
+  Identity id;
+  if (presented.empty()) return id;
+  const TokenDigest digest = token_digest(presented);
+  // Every configured digest is compared, in constant time, whatever matches.
+  const ApiToken* match = nullptr;
+  for (const ApiToken& t : config_.tokens) {
+    if (CRYPTO_memcmp(t.digest.data(), digest.data(), digest.size()) == 0) match = &t;
+  }
+  if (match) {
+    id.outcome = AuthOutcome::kAllowed;
+    id.principal = match->name;
+    id.scopes = match->scopes;
+    return id;
+  }
+  if (config_.oidc.enabled() && oidc::looks_like_jwt(presented)) return identify_oidc(presented);
+  id.reason = "unknown token";
+  return id;
+}
+
+Identity HttpAuth::identify_oidc(std::string_view token) const {
+  Identity id;
+  id.oidc = true;
+  const std::shared_ptr<const oidc::KeySet> keys = jwks_ ? jwks_->keys() : nullptr;
+  if (!keys) {
+    id.outcome = AuthOutcome::kUnavailable;
+    id.reason = "the identity provider's keys are not known yet";
+    return id;
+  }
+  const oidc::TokenVerdict v = oidc::verify_access_token(*keys, token, config_.oidc.token, now_());
+  if (!v.ok()) {
+    // A kid we do not know may be a rotation at the provider.
+    if (v.error == oidc::TokenError::kUnknownKey && jwks_) jwks_->refetch_soon();
+    id.reason = fmt::format("oidc {}: {}{}", oidc::to_string(*v.error), v.detail,
+                            v.kid.empty() ? "" : fmt::format(" (kid {})", v.kid));
+    return id;
+  }
+  id.outcome = AuthOutcome::kAllowed;
+  id.principal = v.token.subject;
+  id.scopes = config_.oidc.scopes_of(v.token.subject, v.token.groups);
+  return id;
+}
 
 AuthResult HttpAuth::check(const http::request_header<>& header) const {
   AuthResult r;
@@ -176,27 +228,24 @@ AuthResult HttpAuth::check(const http::request_header<>& header) const {
   if (std::next(first) != last) return fail(AuthOutcome::kInvalid, invalid_);
   const std::string_view presented = bearer_token(first->value());
   if (presented.empty()) return fail(AuthOutcome::kInvalid, invalid_);
-  const TokenDigest digest = token_digest(presented);
-  // Every configured digest is compared, in constant time, whatever matches.
-  const ApiToken* match = nullptr;
-  for (const ApiToken& t : config_.tokens) {
-    if (CRYPTO_memcmp(t.digest.data(), digest.data(), digest.size()) == 0) match = &t;
-  }
-  if (!match) return fail(AuthOutcome::kInvalid, invalid_);
-  r.token = match;
+  const Identity id = identify(presented);
+  r.reason = id.reason;
+  if (id.outcome == AuthOutcome::kUnavailable) return fail(AuthOutcome::kUnavailable, unavailable_);
+  if (id.outcome != AuthOutcome::kAllowed) return fail(AuthOutcome::kInvalid, invalid_);
+  r.principal = id.principal;
   bool granted = false;
   switch (r.access) {
     case Access::kOpen:
       granted = true;
       break;
     case Access::kIngest:
-      granted = match->has(ApiScope::kIngest);
+      granted = id.has(ApiScope::kIngest);
       break;
     case Access::kRead:
-      granted = match->has(ApiScope::kRead) || match->has(ApiScope::kAdmin);
+      granted = id.has(ApiScope::kRead) || id.has(ApiScope::kAdmin);
       break;
     case Access::kAdmin:
-      granted = match->has(ApiScope::kAdmin);
+      granted = id.has(ApiScope::kAdmin);
       break;
   }
   if (!granted) return fail(AuthOutcome::kForbidden, forbidden_);
@@ -218,6 +267,11 @@ HttpResponse auth_failure_response(const HttpRequest& header_only, const AuthRes
       message = "invalid bearer token";
       challenge += R"(, error="invalid_token")";
       break;
+    case AuthOutcome::kUnavailable:
+      status = http::status::service_unavailable;
+      code = "unavailable";
+      message = "the identity provider's signing keys are not known yet; retry later";
+      break;
     case AuthOutcome::kForbidden:
       status = http::status::forbidden;
       code = "forbidden";
@@ -233,6 +287,7 @@ HttpResponse auth_failure_response(const HttpRequest& header_only, const AuthRes
       boost::json::serialize(boost::json::object{{"status", "error"}, {"error", std::move(err)}}),
       header_only.version(), false);
   res.set(http::field::www_authenticate, challenge);
+  if (result.outcome == AuthOutcome::kUnavailable) res.set(http::field::retry_after, "5");
   return res;
 }
 
@@ -241,6 +296,9 @@ void log_listener_security(const ServerConfig& server) {
   const AuthConfig& auth = server.auth;
   std::string tokens;
   for (const ApiToken& t : auth.tokens) tokens += (tokens.empty() ? "" : ", ") + t.name;
+  if (auth.oidc.enabled())
+    tokens += fmt::format("{}OIDC access tokens from {}", tokens.empty() ? "" : ", ",
+                          auth.oidc.source.issuer);
   log::info("http", "{}; {}",
             tls.enabled()
                 ? fmt::format("TLS {}+{}", to_string(tls.min_version),

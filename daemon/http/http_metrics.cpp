@@ -21,7 +21,16 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry)
                               "HTTP requests by route and status code")),
       auth_failures(counter_family(registry, "aiopsd_http_auth_failures_total",
                                    "HTTP requests refused by authentication: missing, invalid or "
-                                   "forbidden (valid token, scope lacking)")),
-      connections(connection_events(registry)) {}
+                                   "forbidden (valid token, scope lacking) or unavailable "
+                                   "(OIDC keys not known yet)")),
+      connections(connection_events(registry)),
+      oidc_jwks_fetches(
+          counter_family(registry, "aiopsd_oidc_jwks_fetches_total",
+                         "Fetches of the OIDC provider's JWKS by outcome (ok, error); "
+                         "a failed fetch keeps the last good keys")),
+      oidc_jwks_keys(gauge_family(registry, "aiopsd_oidc_jwks_keys",
+                                  "Signing keys of the OIDC provider in use (0: OIDC tokens "
+                                  "are answered 503 until the JWKS is fetched)")
+                         .Add({})) {}
 
 }  // namespace aiopsd::daemon

@@ -129,7 +129,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (options_.auth) {
       const AuthResult result = options_.auth->check(parser_->get());
       if (!result.allowed()) return reject(result);
-      if (result.token) context_.token = result.token->name;
+      context_.principal = result.principal;
     }
     if (over_limit) return too_large();
     lowest().expires_after(options_.read_timeout);
@@ -172,15 +172,19 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     HttpRequest header_only{parser_->get().base()};
     const std::string peer = peer_address();
     const std::string_view path = path_of(header_only.target());
-    // Never the Authorization header: only the outcome, the route and the token's name.
+    // Never the Authorization header: only the outcome, the route, the
+    // principal and why the token was refused.
+    const auto method = header_only.method_string();
     if (result.outcome == AuthOutcome::kMissing) {
-      log::debug("http", "{} {} from {}: no bearer token", header_only.method_string(), path, peer);
-    } else if (result.token) {
-      log::warn("http", "{} {} from {}: token '{}' lacks the {} scope", header_only.method_string(),
-                path, peer, result.token->name, to_string(result.access));
+      log::debug("http", "{} {} from {}: no bearer token", method, path, peer);
+    } else if (result.outcome == AuthOutcome::kForbidden) {
+      log::warn("http", "{} {} from {}: '{}' lacks the {} scope", method, path, peer,
+                result.principal, to_string(result.access));
+    } else if (result.outcome == AuthOutcome::kUnavailable) {
+      log::warn("http", "{} {} from {}: answered 503: {}", method, path, peer, result.reason);
     } else {
-      log::warn("http", "{} {} from {}: invalid bearer token", header_only.method_string(), path,
-                peer);
+      log::warn("http", "{} {} from {}: invalid bearer token{}{}", method, path, peer,
+                result.reason.empty() ? "" : ": ", result.reason);
     }
     auto res = handler_.unauthorized(header_only, result);
     res.keep_alive(false);

@@ -30,10 +30,10 @@ struct AuthResult;
 
 // What the server knows about a request beyond its text.
 struct RequestContext {
-  // Name of the token that authenticated the request (server.auth.tokens[].name),
-  // for logs and audit or approval records. Empty when authentication is off
-  // or the route is open.
-  std::string token;
+  // Who authenticated the request: the token's name (server.auth.tokens[].name)
+  // or the OIDC subject, for logs and audit or approval records. Empty when
+  // authentication is off or the route is open.
+  std::string principal;
   bool tls = false;
 };
 

@@ -191,7 +191,8 @@ OidcProvider::OidcProvider(const std::string& dir,
     }
     argv.push_back(name + "=" + value);
   }
-  argv.insert(argv.end(), {find_node(), kOidcDir + "/provider.mjs", "0", "0"});
+  // No port arguments: a free port each, unless env sets OIDC_PORT.
+  argv.insert(argv.end(), {find_node(), kOidcDir + "/provider.mjs"});
   process_ = std::make_unique<ChildProcess>(std::move(argv), new_log_file(dir));
 
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;

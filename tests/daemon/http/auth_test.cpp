@@ -364,7 +364,7 @@ TEST(RouteAccess, ListedRoutesAreNarrowAndEverythingElseIsAdmin) {
 class EchoHandler final : public HttpHandler {
  public:
   HttpResponse handle(HttpRequest& req, const RequestContext& ctx) override {
-    return json_response(http::status::ok, boost::json::serialize(boost::json::value(ctx.token)),
+    return json_response(http::status::ok, boost::json::serialize(boost::json::value(ctx.principal)),
                          req.version(), req.keep_alive());
   }
   HttpResponse body_too_large(const HttpRequest& req, std::uint64_t) override {
