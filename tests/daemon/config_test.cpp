@@ -558,7 +558,8 @@ TEST(ServerAuthConfig, EveryTokenErrorIsLocatedAndNoValueIsPrinted) {
 
   auto empty = load(dir, std::string(kMinimal) + "server: {auth: {metrics_public: true}}\n");
   EXPECT_EQ(empty.errors,
-            "aiopsd.yaml:4:16: server.auth.tokens: expected a non-empty list of tokens\n");
+            "aiopsd.yaml:4:16: server.auth.tokens: expected a non-empty list of tokens (or "
+            "server.auth.oidc)\n");
 }
 
 TEST(ServerTlsConfig, CertificatesAreLoadedAtConfigTime) {

@@ -30,12 +30,13 @@ RANKS = {
     "connectors/alertmanager": 5,
     "connectors/kafka": 5,
     "connectors/ssh": 5,
+    "connectors/oidc": 5,
     "connectors/common": 3,
     "rules": 1,
 }
 
 ROOT_FILES = {"main.cpp", "app.hpp", "app_impl.hpp", "app.cpp", "app_kafka.cpp", "app_reload.cpp",
-              "config.cpp"}
+              "config.cpp", "config_auth.cpp"}
 PRODUCT_DIRS = ("rules", "connectors", "daemon")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
