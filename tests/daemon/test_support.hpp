@@ -11,13 +11,38 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "daemon/log.hpp"
+
 namespace aiopsd::testing {
+
+// Collects the daemon's log lines while alive (the log sink is process-wide).
+class LogCapture {
+ public:
+  LogCapture() {
+    daemon::log::set_sink([this](std::string_view line) {
+      std::lock_guard lock(mu_);
+      text_ += line;
+    });
+  }
+  ~LogCapture() { daemon::log::set_sink(nullptr); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::string text() {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string text_;
+};
 
 class TempDir {
  public:

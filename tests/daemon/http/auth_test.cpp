@@ -80,7 +80,6 @@ class AuthDaemon : public ::testing::Test {
  protected:
   void TearDown() override {
     if (app_) app_->stop();
-    log::set_sink(nullptr);
   }
 
   // `server_tail` goes under `server:` after listen and max_body.
@@ -98,10 +97,6 @@ class AuthDaemon : public ::testing::Test {
     rules::ConfigErrors errors(path);
     auto cfg = load_config(path, errors);
     ASSERT_TRUE(cfg) << errors.to_string();
-    log::set_sink([this](std::string_view line) {
-      std::lock_guard lock(log_mu_);
-      logs_ += line;
-    });
     AppOptions opts;
     opts.notify_systemd = false;
     app_ = std::make_unique<App>(std::move(cfg), opts);
@@ -115,15 +110,11 @@ class AuthDaemon : public ::testing::Test {
   double failures(const std::string& reason) {
     return metric(fmt::format(R"(aiopsd_http_auth_failures_total{{reason="{}"}})", reason));
   }
-  std::string logs() {
-    std::lock_guard lock(log_mu_);
-    return logs_;
-  }
+  std::string logs() { return log_.text(); }
 
+  testing::LogCapture log_;  // declared first: outlives the app
   TempDir dir_;
   std::unique_ptr<App> app_;
-  std::mutex log_mu_;
-  std::string logs_;
 };
 
 TEST_F(AuthDaemon, MissingTokenIs401WithBearerChallengeAndCounted) {

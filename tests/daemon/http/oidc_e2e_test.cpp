@@ -4,9 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <mutex>
-
-#include "daemon/log.hpp"
 #include "tests/daemon/daemon_under_test.hpp"
 #include "tests/harness/child_process.hpp"
 #include "tests/harness/oidc_fixture.hpp"
@@ -20,15 +17,8 @@ class OidcEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = OidcProvider::unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
-    daemon::log::set_sink([this](std::string_view line) {
-      std::lock_guard lock(mu_);
-      logs_ += line;
-    });
   }
-  void TearDown() override {
-    daemon_.reset();
-    daemon::log::set_sink(nullptr);
-  }
+  void TearDown() override { daemon_.reset(); }
 
   // Ingest and read for the operators group; admin for the ES256 client only.
   void start_daemon(const std::string& issuer, std::string_view extra = "") {
@@ -50,15 +40,11 @@ class OidcEndToEnd : public ::testing::Test {
   HttpResult status_with(const std::string& token) {
     return HttpClient(daemon_->port(), token).get("/api/v1/status");
   }
-  std::string logs() {
-    std::lock_guard lock(mu_);
-    return logs_;
-  }
+  std::string logs() { return log_.text(); }
 
+  LogCapture log_;  // declared first: outlives the daemon
   TempDir dir_;
   std::unique_ptr<DaemonUnderTest> daemon_;
-  std::mutex mu_;
-  std::string logs_;
 };
 
 TEST_F(OidcEndToEnd, ProviderTokensAreVerifiedAndEveryForgeryIsRefusedWithAReason) {
